@@ -1,0 +1,22 @@
+"""Fixtures shared by the ML-core tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+MNIST_DIR_ENV = "MODA_TEST_MNIST_DIR"
+# tests/moda/conftest.py -> parents[2] is the repository root; the shared data sits beside it.
+DEFAULT_MNIST_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "mnist"
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The real MNIST split (8,000 train / 2,000 test, IDX); skips when it is not on this machine."""
+    override = os.environ.get(MNIST_DIR_ENV)
+    path = (Path(override) if override else DEFAULT_MNIST_DIR).resolve()
+    if not path.is_dir():
+        pytest.skip(f"real MNIST split not found at {path}: set {MNIST_DIR_ENV} to its directory")
+    return path
