@@ -1,0 +1,178 @@
+"""What every architecture shares: input normalisation, the activation tap, and the neuron-space map.
+
+A *modular layer* is the output of a hidden ReLU. Each one belongs to a *neuron space*: a set of
+channels/units that must be kept or removed together. Most layers own their space; layers tied by
+the network's wiring share one (both inputs of a residual add, a depthwise conv and the layer feeding
+it), which is how composition keeps additions and depthwise convs consistent.
+
+Every parameter and buffer declares which space indexes each of its dimensions (`ParamSpaces`).
+Composition and the size/overlap metrics are then generic: they only read that map.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from service.moda.spec import InputSpec
+
+OUTPUT_SPACE = "out"  # the class logits; composition keeps the selected classes' rows
+
+
+@dataclass(frozen=True)
+class Dim:
+    """A tensor dimension indexed by a neuron space.
+
+    `repeat` > 1 is a flattened conv output: index j belongs to channel j // repeat.
+    """
+
+    space: str
+    repeat: int = 1
+
+
+ParamSpaces = dict[str, tuple[Dim | None, ...]]  # state-dict name -> per-dimension space (None: kept whole)
+
+
+class _ReluChannelMean(torch.autograd.Function):
+    """relu(x) and its per-channel spatial mean in one node, with a single fused backward.
+
+    Autograd's own mean backward materialises a full-size gradient and adds it to the ReLU's:
+    one more pass over every conv activation, which is most of MODA's overhead on CPU.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        a = torch.relu(x)  # (N, C, H, W)
+        ctx.save_for_backward(a)
+        return a, a.mean(dim=(2, 3))  # (N, C, H, W), (N, C)
+
+    @staticmethod
+    def backward(
+        ctx: torch.autograd.function.FunctionCtx, grad_a: torch.Tensor | None, grad_t: torch.Tensor | None
+    ) -> torch.Tensor:
+        (a,) = ctx.saved_tensors
+        grad = torch.zeros_like(a) if grad_a is None else grad_a
+        if grad_t is not None:
+            grad = grad + (grad_t / (a.shape[2] * a.shape[3]))[:, :, None, None]
+        return torch.ops.aten.threshold_backward(grad, a, 0)
+
+
+class Tap:
+    """Sees every modular layer's pre-activation, in forward order, and applies the ReLU.
+
+    It records the per-neuron activation `t` (conv: mean |a| over H×W; post-ReLU values are
+    non-negative, so a plain mean) for the MODA losses and the decomposition, and can force neurons
+    to zero (the reference semantics of a composed network).
+    """
+
+    def __init__(self, record: bool = True, keep: Sequence[torch.Tensor] | None = None) -> None:
+        self.record = record
+        self.keep = keep  # per modular layer, bool (D,): False forces the neuron to 0
+        self.activations: list[torch.Tensor] = []
+        self._layer = 0
+
+    def relu(self, z: torch.Tensor) -> torch.Tensor:
+        if self.keep is not None:
+            mask = self.keep[self._layer].to(z.dtype)
+            a = torch.relu(z) * (mask.view(1, -1, 1, 1) if z.dim() == 4 else mask)
+            t = a.mean(dim=(2, 3)) if a.dim() == 4 else a
+        elif z.dim() == 4 and self.record:
+            a, t = _ReluChannelMean.apply(z)
+        else:
+            a = t = torch.relu(z)
+        if self.record:
+            self.activations.append(t)  # (N, D)
+        self._layer += 1
+        return a
+
+
+def relu(z: torch.Tensor, tap: Tap | None) -> torch.Tensor:
+    """The ReLU of a modular layer: plain, or through the tap."""
+    return torch.relu(z) if tap is None else tap.relu(z)
+
+
+class Normalize(nn.Module):
+    """(x - mean) / std on raw pixels, inside the network so exported graphs take raw pixels."""
+
+    def __init__(self, spec: InputSpec) -> None:
+        super().__init__()
+        # Not persistent: derived from the config, so uploaded state dicts need not carry them.
+        self.register_buffer("mean", torch.tensor(spec.mean).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(spec.std).view(1, -1, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std  # (N, C, H, W)
+
+
+class ModularNet(nn.Module, ABC):
+    """A classifier whose hidden ReLU outputs are tapped and whose neurons are grouped in spaces.
+
+    Subclasses are built from (input spec, number of classes, widths): `widths` maps each space to
+    its size, so a composed network is the same class built with smaller widths.
+    """
+
+    def __init__(self, spec: InputSpec, num_classes: int, widths: dict[str, int] | None) -> None:
+        super().__init__()
+        self.spec = spec
+        self.num_classes = num_classes
+        defaults = self.default_widths()
+        unknown = set(widths or {}) - set(defaults)
+        if unknown:
+            raise ValueError(f"unknown neuron spaces {sorted(unknown)} for {type(self).__name__}")
+        self.widths = {**defaults, **(widths or {})}
+        self.normalize = Normalize(spec)
+
+    @classmethod
+    @abstractmethod
+    def default_widths(cls) -> dict[str, int]:
+        """Full width of every neuron space (the output space excluded)."""
+
+    @abstractmethod
+    def layer_spaces(self) -> list[str]:
+        """The space of each modular layer, in the order the tap sees them."""
+
+    @abstractmethod
+    def param_spaces(self) -> ParamSpaces:
+        """For every state-dict entry with a sliceable dimension, the space of each dimension."""
+
+    @abstractmethod
+    def features(self, x: torch.Tensor, tap: Tap | None) -> torch.Tensor:
+        """Normalised input (N, C, H, W) -> logits (N, num_classes)."""
+
+    def forward(self, x: torch.Tensor, tap: Tap | None = None) -> torch.Tensor:
+        return self.features(self.normalize(x), tap)
+
+    def forward_with_activations(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        tap = Tap()
+        logits = self(x, tap)
+        return logits, tap.activations
+
+    def layer_widths(self) -> list[int]:
+        return [self.widths[space] for space in self.layer_spaces()]
+
+
+def conv_bn(c_in: int, c_out: int, kernel: int, stride: int = 1, groups: int = 1) -> nn.Sequential:
+    """Conv (no bias: BatchNorm follows) + BatchNorm, the unit every CNN here is made of."""
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=kernel // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(c_out),
+    )
+
+
+def conv_bn_spaces(prefix: str, out: str, inp: str | None, depthwise: bool = False) -> ParamSpaces:
+    """Space map of a `conv_bn` unit registered under `prefix` (conv at .0, BatchNorm at .1)."""
+    in_dim = None if (inp is None or depthwise) else Dim(inp)
+    return {
+        f"{prefix}.0.weight": (Dim(out), in_dim, None, None),
+        **{f"{prefix}.1.{name}": (Dim(out),) for name in ("weight", "bias", "running_mean", "running_var")},
+    }
+
+
+def linear_spaces(prefix: str, out: str, inp: Dim | None) -> ParamSpaces:
+    return {f"{prefix}.weight": (Dim(out), inp), f"{prefix}.bias": (Dim(out),)}

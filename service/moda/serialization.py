@@ -1,0 +1,108 @@
+"""Bytes in and out of the ML core: checkpoints (safetensors + arch config) and class masks.
+
+Uploaded weights are never unpickled: safetensors, or a PyTorch file read with weights_only=True.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import torch
+from safetensors import SafetensorsError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from service.errors import ErrorCode, HubError
+from service.moda.decompose import ClassMask
+from service.moda.nets import ArchConfig, ModularNet, build_model, config_of
+
+
+def checkpoint_bytes(model: ModularNet) -> bytes:
+    """The weights as safetensors, with the config that rebuilds the network in the header."""
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    return st_save(state, metadata={"arch_config": json.dumps(config_of(model).to_dict())})
+
+
+def load_checkpoint(data: bytes) -> ModularNet:
+    """Rebuild a network saved by `checkpoint_bytes` (eval mode, on the CPU)."""
+    config = ArchConfig.from_dict(json.loads(_metadata(data)["arch_config"]))
+    return load_weights(config, read_state_dict(data))
+
+
+def _metadata(data: bytes) -> dict[str, str]:
+    """The string metadata of a safetensors blob (an 8-byte length, then a JSON header)."""
+    header_len = int.from_bytes(data[:8], "little")
+    return json.loads(data[8 : 8 + header_len]).get("__metadata__", {})
+
+
+def read_state_dict(data: bytes) -> dict[str, torch.Tensor]:
+    """A state dict from safetensors bytes or a torch.save file, without unpickling code."""
+    if data[:2] != b"PK" and len(data) > 8:
+        try:
+            return st_load(data)
+        except (SafetensorsError, ValueError, json.JSONDecodeError) as error:
+            safetensors_error = error
+    else:
+        safetensors_error = None
+    try:
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many kinds for arbitrary bytes
+        reason = f"safetensors: {safetensors_error}; torch (weights_only): {error}"
+        raise HubError(
+            ErrorCode.INVALID_WEIGHTS, f"not a safetensors or PyTorch weights file ({reason})"
+        ) from error
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]  # common checkpoint layout {"state_dict": ..., "epoch": ...}
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise HubError(ErrorCode.INVALID_WEIGHTS, "the weights file does not hold a state dict of tensors")
+    return {str(k).removeprefix("module."): v for k, v in state.items()}
+
+
+def load_weights(config: ArchConfig, state: dict[str, torch.Tensor]) -> ModularNet:
+    """Build `config` and load `state` strictly; a mismatch names the keys and shapes at fault."""
+    model = build_model(config)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong_shape = [
+        f"{k}: expected {tuple(expected[k].shape)}, got {tuple(state[k].shape)}"
+        for k in expected
+        if k in state and state[k].shape != expected[k].shape
+    ]
+    problems = []
+    if missing:
+        problems.append(f"missing keys {_preview(missing)}")
+    if unexpected:
+        problems.append(f"unexpected keys {_preview(unexpected)}")
+    if wrong_shape:
+        problems.append(f"wrong shapes {_preview(wrong_shape)}")
+    if problems:
+        raise HubError(
+            ErrorCode.INVALID_WEIGHTS,
+            f"weights do not fit architecture {config.arch!r} with {config.num_classes} classes: "
+            + "; ".join(problems),
+        )
+    state = {k: v.to(expected[k].dtype) for k, v in state.items()}
+    if any(not torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
+        raise HubError(ErrorCode.INVALID_WEIGHTS, "the weights contain NaN or infinite values")
+    model.load_state_dict(state, strict=True)
+    return model.eval()
+
+
+def _preview(items: list[str], limit: int = 5) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def mask_bytes(mask: ClassMask) -> bytes:
+    tensors = {f"layer_{i}": m.to(torch.uint8).contiguous() for i, m in enumerate(mask.layers)}
+    meta = {"class_index": str(mask.class_index), "fallback_layers": json.dumps(mask.fallback_layers)}
+    return st_save(tensors, metadata=meta)
+
+
+def load_mask(data: bytes) -> ClassMask:
+    tensors = st_load(data)
+    meta = _metadata(data)
+    layers = [tensors[f"layer_{i}"].bool() for i in range(len(tensors))]
+    return ClassMask(int(meta["class_index"]), layers, json.loads(meta["fallback_layers"]))
