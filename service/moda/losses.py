@@ -43,8 +43,10 @@ def modular_loss(activations: list[torch.Tensor], y: torch.Tensor, num_classes: 
     t = torch.cat(activations, dim=1)  # (N, ΣD)
     per_layer = _membership(widths, t)  # (ΣD, L)
 
-    norms = ((t * t) @ per_layer).sqrt()  # (N, L)
-    u = t / (norms.clamp_min(1e-12) @ per_layer.T)  # (N, ΣD); zero rows stay zero
+    # Clamped before the square root: sqrt has an infinite slope at 0, which would turn an all-zero
+    # row (a sample that switched a whole layer off) into NaN gradients.
+    norms = ((t * t) @ per_layer).clamp_min(1e-24).sqrt()  # (N, L)
+    u = t / (norms @ per_layer.T)  # (N, ΣD); zero rows stay zero
     onehot = F.one_hot(y, num_classes).to(t.dtype)  # (N, K)
     class_sums = onehot.T @ u  # (K, ΣD) = S_c per layer
     total = class_sums.sum(dim=0, keepdim=True)  # (1, ΣD) = Σ_c S_c

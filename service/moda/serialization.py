@@ -9,7 +9,7 @@ import io
 import json
 
 import torch
-from safetensors import SafetensorsError
+from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
@@ -41,7 +41,7 @@ def read_state_dict(data: bytes) -> dict[str, torch.Tensor]:
     if data[:2] != b"PK" and len(data) > 8:
         try:
             return st_load(data)
-        except (SafetensorsError, ValueError, json.JSONDecodeError) as error:
+        except (SafetensorError, ValueError, json.JSONDecodeError) as error:
             safetensors_error = error
     else:
         safetensors_error = None

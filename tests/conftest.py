@@ -1,4 +1,4 @@
-"""Fixtures shared by the ML-core tests."""
+"""Fixtures shared by the whole test-suite."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 MNIST_DIR_ENV = "MODA_TEST_MNIST_DIR"
-# tests/moda/conftest.py -> parents[2] is the repository root; the shared data sits beside it.
-DEFAULT_MNIST_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "mnist"
+# tests/conftest.py -> parents[1] is the repository root; the shared data sits beside it.
+DEFAULT_MNIST_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "mnist"
 
 
 @pytest.fixture(scope="session")

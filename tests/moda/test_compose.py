@@ -1,0 +1,99 @@
+"""Structural composition: the exact property on every architecture, and what a plan counts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pytest
+import torch
+
+from service.moda.compose import compose, keep_plan, param_count, shared_param_count
+from service.moda.decompose import ClassMask, activation_rates, class_masks
+from service.moda.nets import ARCHITECTURES, ModularNet, Tap
+from tests.moda.helpers import SHAPES, random_model, random_pixels
+
+CASES = [(arch, name) for arch in ARCHITECTURES for name in ("digits", "cifar")]
+
+
+def keep_everything(model: ModularNet, classes: Iterable[int]) -> list[ClassMask]:
+    return [
+        ClassMask(c, [torch.ones(w, dtype=torch.bool) for w in model.layer_widths()], []) for c in classes
+    ]
+
+
+def masks_of(model: ModularNet, shape: tuple[int, int, int], tau: float = 0.6) -> list[ClassMask]:
+    x = random_pixels(40, shape, seed=3)
+    y = torch.arange(40) % model.num_classes
+    return class_masks(activation_rates(model, x, y), tau)
+
+
+@pytest.mark.parametrize(("arch", "shape_name"), CASES)
+def test_composed_logits_equal_original_with_pruned_neurons_forced_to_zero(
+    arch: str, shape_name: str
+) -> None:
+    shape = SHAPES[shape_name]
+    model = random_model(arch, shape)
+    masks = masks_of(model, shape)
+    x = random_pixels(16, shape, seed=9)
+    for classes in [(2,), (0, 5), (7, 3, 4)]:
+        plan = keep_plan(model, [masks[c] for c in classes])
+        composed = compose(model, plan)
+        with torch.no_grad():
+            reference = model(x, Tap(record=False, keep=plan.layer_keep(model)))[:, sorted(classes)]
+            got = composed(x)
+        assert got.shape == (16, len(classes))
+        torch.testing.assert_close(got, reference, atol=1e-4, rtol=0)
+        assert param_count(composed) == param_count(model, plan)
+        assert param_count(composed) < param_count(model)  # physically smaller
+
+
+@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+def test_keeping_every_neuron_reproduces_the_model(arch: str) -> None:
+    model = random_model(arch, SHAPES["digits"])
+    composed = compose(model, keep_plan(model, keep_everything(model, range(10))))
+    x = random_pixels(8, SHAPES["digits"])
+    with torch.no_grad():
+        torch.testing.assert_close(composed(x), model(x), atol=1e-5, rtol=0)
+    assert param_count(composed) == param_count(model)
+
+
+def test_tied_spaces_take_the_union_of_their_layers() -> None:
+    model = random_model("mobilenet", SHAPES["digits"])
+    widths = model.layer_widths()
+    layers = [torch.zeros(w, dtype=torch.bool) for w in widths]
+    for layer in layers:
+        layer[0] = True
+    layers[1][5] = True  # block 0's depthwise output shares space p0 with the stem (layer 0)
+    plan = keep_plan(model, [ClassMask(0, layers, [])])
+    assert plan.spaces["p0"].nonzero().flatten().tolist() == [0, 5]
+    assert plan.layer_keep(model)[0].nonzero().flatten().tolist() == [0, 5]
+
+
+def test_output_rows_are_the_selected_classes_in_sorted_order() -> None:
+    model = random_model("mlp", SHAPES["digits"])
+    plan = keep_plan(model, keep_everything(model, [8, 1, 4]))  # only the output rows differ
+    assert plan.classes == [1, 4, 8]
+    x = random_pixels(5, SHAPES["digits"])
+    with torch.no_grad():
+        torch.testing.assert_close(compose(model, plan)(x), model(x)[:, [1, 4, 8]], atol=1e-5, rtol=0)
+
+
+def test_shared_parameters_of_two_modules() -> None:
+    model = random_model("mlp", SHAPES["digits"])
+    masks = masks_of(model, SHAPES["digits"])
+    a, b = keep_plan(model, [masks[0]]), keep_plan(model, [masks[1]])
+    shared = shared_param_count(model, a, b)
+    assert shared == shared_param_count(model, b, a)
+    assert 0 < shared < min(param_count(model, a), param_count(model, b))
+    # By hand: the product of shared neurons per dimension, summed over tensors; no shared head row.
+    keep = [a.spaces[s] & b.spaces[s] for s in ("h0", "h1", "h2")]
+    n = [int(k.sum()) for k in keep]
+    expected = n[0] * 64 + n[0] + n[1] * n[0] + n[1] + n[2] * n[1] + n[2]
+    assert shared == expected
+    assert shared_param_count(model, a, a) == param_count(model, a)
+
+
+def test_an_empty_selection_is_rejected() -> None:
+    model = random_model("mlp", SHAPES["digits"])
+    with pytest.raises(ValueError, match="at least one class"):
+        keep_plan(model, [])

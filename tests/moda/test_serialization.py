@@ -1,0 +1,98 @@
+"""Checkpoints and uploaded weights: round trips, and nothing is ever unpickled."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save as st_save
+
+from service.errors import ErrorCode, HubError
+from service.moda.decompose import ClassMask
+from service.moda.nets import ArchConfig, config_of
+from service.moda.serialization import (
+    checkpoint_bytes,
+    load_checkpoint,
+    load_mask,
+    load_weights,
+    mask_bytes,
+    read_state_dict,
+)
+from tests.moda.helpers import SHAPES, random_model, random_pixels
+
+
+def test_checkpoint_round_trip_rebuilds_architecture_and_weights() -> None:
+    model = random_model("resnet18", SHAPES["digits"], num_classes=4)
+    restored = load_checkpoint(checkpoint_bytes(model))
+    assert config_of(restored) == config_of(model)
+    x = random_pixels(3, SHAPES["digits"])
+    with torch.no_grad():
+        torch.testing.assert_close(restored(x), model(x))
+
+
+def test_torch_save_state_dict_is_read_with_weights_only() -> None:
+    model = random_model("lenet5", SHAPES["mnist"])
+    buffer = io.BytesIO()
+    torch.save({"state_dict": {f"module.{k}": v for k, v in model.state_dict().items()}}, buffer)
+    state = read_state_dict(buffer.getvalue())
+    assert set(state) == set(model.state_dict())  # wrapper and DataParallel prefix removed
+
+
+class _Exploit:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_malicious_pickle_is_refused_and_never_executed(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    buffer = io.BytesIO()
+    torch.save({"weight": _Exploit(marker)}, buffer)
+    with pytest.raises(HubError) as error:
+        read_state_dict(buffer.getvalue())
+    assert error.value.code == ErrorCode.INVALID_WEIGHTS
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("data", [b"", b"not weights at all", b"PK\x03\x04garbage", bytes(range(256))])
+def test_bytes_that_are_not_weights_are_refused(data: bytes) -> None:
+    with pytest.raises(HubError) as error:
+        read_state_dict(data)
+    assert error.value.code == ErrorCode.INVALID_WEIGHTS
+
+
+def test_weights_that_do_not_fit_name_the_keys_and_shapes() -> None:
+    model = random_model("mlp", SHAPES["digits"])
+    state = dict(model.state_dict())
+    state["head.weight"] = torch.zeros(3, 100)
+    del state["hidden.0.bias"]
+    state["extra.weight"] = torch.zeros(1)
+    config = ArchConfig("mlp", model.spec, 10)
+    with pytest.raises(HubError) as error:
+        load_weights(config, read_state_dict(st_save(state)))
+    message = error.value.message
+    assert error.value.code == ErrorCode.INVALID_WEIGHTS
+    assert "missing keys hidden.0.bias" in message
+    assert "unexpected keys extra.weight" in message
+    assert "head.weight: expected (10, 100), got (3, 100)" in message
+
+
+def test_non_finite_weights_are_refused() -> None:
+    model = random_model("mlp", SHAPES["digits"])
+    state = dict(model.state_dict())
+    state["head.bias"] = torch.full((10,), float("nan"))
+    with pytest.raises(HubError, match="NaN"):
+        load_weights(ArchConfig("mlp", model.spec, 10), state)
+
+
+def test_mask_round_trip() -> None:
+    mask = ClassMask(7, [torch.tensor([True, False, True]), torch.tensor([False, True])], [1])
+    restored = load_mask(mask_bytes(mask))
+    assert restored.class_index == 7
+    assert restored.fallback_layers == [1]
+    assert [m.tolist() for m in restored.layers] == [m.tolist() for m in mask.layers]
