@@ -1,0 +1,79 @@
+"""What routes depend on, as typed aliases so signatures read like types."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from modules_store import ArtifactStore, RegistryStore
+from service.config import Settings
+from service.errors import ErrorCode, HubError
+from service.jobs.executor import Executor
+from service.serving.composer import Composer
+from service.serving.sessions import SessionCache
+
+
+@dataclass
+class Services:
+    """Everything the app opens at start-up and closes at shutdown."""
+
+    settings: Settings
+    store: RegistryStore
+    artifacts: ArtifactStore
+    executor: Executor
+    composer: Composer
+    sessions: SessionCache
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.services.settings
+
+
+def get_store(request: Request) -> RegistryStore:
+    return request.app.state.services.store
+
+
+def get_artifacts(request: Request) -> ArtifactStore:
+    return request.app.state.services.artifacts
+
+
+def get_composer(request: Request) -> Composer:
+    return request.app.state.services.composer
+
+
+def get_sessions(request: Request) -> SessionCache:
+    return request.app.state.services.sessions
+
+
+def get_executor(request: Request) -> Executor:
+    return request.app.state.services.executor
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[RegistryStore, Depends(get_store)]
+ArtifactsDep = Annotated[ArtifactStore, Depends(get_artifacts)]
+ComposerDep = Annotated[Composer, Depends(get_composer)]
+SessionsDep = Annotated[SessionCache, Depends(get_sessions)]
+ExecutorDep = Annotated[Executor, Depends(get_executor)]
+
+
+def require_api_key(request: Request, settings: SettingsDep) -> None:
+    """When MODA_API_KEY is set, mutating endpoints need `Authorization: Bearer <key>`."""
+    if not settings.api_key:
+        return
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), settings.api_key):
+        raise HubError(
+            ErrorCode.UNAUTHENTICATED, "this endpoint needs 'Authorization: Bearer <MODA_API_KEY>'"
+        )
+
+
+Authorized = Depends(require_api_key)

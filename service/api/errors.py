@@ -1,0 +1,87 @@
+"""Errors as JSON with a stable code; the one place that maps codes to HTTP statuses.
+
+/v1/...  {"error": {"code": "NOT_FOUND", "message": "..."}}
+/v2/...  {"error": "..."}          (the Open Inference Protocol's error shape)
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from modules_store import StoreError
+from service.errors import ErrorCode, HubError
+
+log = logging.getLogger(__name__)
+
+STATUS: dict[str, int] = {
+    ErrorCode.INVALID_ARGUMENT: 400,
+    ErrorCode.INVALID_WEIGHTS: 400,
+    ErrorCode.INVALID_IMAGE: 400,
+    ErrorCode.INCOMPATIBLE_MODULES: 400,
+    ErrorCode.DATASET_UNAVAILABLE: 400,
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.ALREADY_EXISTS: 409,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.CORRUPT_ARTIFACT: 500,  # our fault, but named: the file is refused, never served
+    ErrorCode.NOT_READY: 503,
+    ErrorCode.INTERNAL: 500,
+}
+# Framework-raised HTTP errors (unknown route, wrong method) get a code too.
+HTTP_CODES = {
+    400: ErrorCode.INVALID_ARGUMENT,
+    401: ErrorCode.UNAUTHENTICATED,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.INVALID_ARGUMENT,
+    409: ErrorCode.CONFLICT,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+}
+
+
+def error_response(request: Request, status: int, code: str, message: str) -> JSONResponse:
+    if request.url.path.startswith("/v2"):
+        return JSONResponse({"error": message}, status_code=status)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(
+        {"error": {"code": str(code), "message": message}}, status_code=status, headers=headers
+    )
+
+
+def _coded(request: Request, error: Exception) -> JSONResponse:
+    code = str(error.code)  # type: ignore[attr-defined]
+    status = STATUS.get(code, 500)
+    if status >= 500:
+        log.error("%s %s failed: %s", request.method, request.url.path, error)
+    return error_response(request, status, code, error.message)  # type: ignore[attr-defined]
+
+
+def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
+    problems = []
+    for e in error.errors():
+        where = ".".join(str(p) for p in e["loc"] if p != "body") or "body"
+        problems.append(f"{where}: {e['msg']}")
+    return error_response(request, 422, ErrorCode.INVALID_ARGUMENT, "; ".join(problems))
+
+
+def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    code = HTTP_CODES.get(error.status_code, ErrorCode.INVALID_ARGUMENT)
+    return error_response(request, error.status_code, code, str(error.detail))
+
+
+def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    log.exception("%s %s crashed", request.method, request.url.path)
+    return error_response(request, 500, ErrorCode.INTERNAL, f"internal error: {type(error).__name__}")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(HubError, _coded)
+    app.add_exception_handler(StoreError, _coded)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(Exception, _unexpected)

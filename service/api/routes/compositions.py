@@ -1,0 +1,106 @@
+"""/v1/compositions (create idempotently, inspect, download, predict) and /v1/predict (one call)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from service.api.deps import ArtifactsDep, Authorized, ComposerDep, ServicesDep, StoreDep
+from service.api.downloads import artifact_response
+from service.api.inference import decode_request_inputs, logits_of, spec_of
+from service.api.schemas import (
+    ComposePredictRequest,
+    CompositionCreate,
+    CompositionPublic,
+    PagePublic,
+    PredictRequest,
+    PredictResponse,
+    page_of,
+)
+from service.serving.inputs import decode_tensor
+from service.serving.predictions import to_predictions
+
+router = APIRouter(tags=["compositions"])
+
+PREDICT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": PredictRequest.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}}
+                    },
+                    "required": ["files"],
+                }
+            },
+        },
+    }
+}
+
+
+@router.post(
+    "/v1/compositions",
+    response_model=CompositionPublic,
+    status_code=201,
+    responses={200: {"model": CompositionPublic, "description": "the composition existed already"}},
+    dependencies=[Authorized],
+)
+def create_composition(body: CompositionCreate, composer: ComposerDep) -> JSONResponse:
+    """Compose modules into a smaller classifier (201), or return the existing one (200)."""
+    composition, created = composer.compose(body.modules)
+    payload = CompositionPublic.of(composition).model_dump(mode="json")
+    return JSONResponse(payload, status_code=201 if created else 200)
+
+
+@router.get("/v1/compositions", response_model=PagePublic[CompositionPublic])
+def list_compositions(
+    store: StoreDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> dict:
+    return page_of(store.list_compositions(offset=offset, limit=limit), CompositionPublic.of)
+
+
+@router.get("/v1/compositions/{composition_id}", response_model=CompositionPublic)
+def get_composition(composition_id: str, store: StoreDep) -> CompositionPublic:
+    return CompositionPublic.of(store.get_composition(composition_id))
+
+
+@router.get(
+    "/v1/compositions/{composition_id}/onnx",
+    response_class=Response,
+    responses={200: {"content": {"application/onnx": {}}}},
+)
+def download_composition(
+    composition_id: str, request: Request, store: StoreDep, artifacts: ArtifactsDep
+) -> Response:
+    composition = store.get_composition(composition_id)
+    return artifact_response(
+        request, artifacts, composition.onnx_sha256, f"composition-{composition.id}.onnx"
+    )
+
+
+@router.post(
+    "/v1/compositions/{composition_id}/predict", response_model=PredictResponse, openapi_extra=PREDICT_BODY
+)
+async def predict(composition_id: str, request: Request, services: ServicesDep) -> dict:
+    """Classify a batch: JSON `{"inputs": [...]}` of raw pixels, or image files in the field `files`."""
+    composition = await run_in_threadpool(services.store.get_composition, composition_id)
+    batch = await decode_request_inputs(request, services, spec_of(composition))
+    logits = await run_in_threadpool(logits_of, services, composition, batch)
+    return {"composition_id": composition.id, "predictions": to_predictions(logits, composition.classes)}
+
+
+@router.post("/v1/predict", response_model=PredictResponse, dependencies=[Authorized])
+def compose_and_predict(body: ComposePredictRequest, services: ServicesDep) -> dict:
+    """Compose the modules (cached by their ids) and classify `inputs` in one call."""
+    composition, _ = services.composer.compose(body.modules)
+    batch = decode_tensor(body.inputs, spec_of(composition), services.settings.max_batch)
+    logits = logits_of(services, composition, batch)
+    return {"composition_id": composition.id, "predictions": to_predictions(logits, composition.classes)}

@@ -1,0 +1,41 @@
+"""/healthz (the process answers), /readyz (database and artifact store reachable), /metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from service.api.deps import ServicesDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz() -> dict:
+    return {"status": "ok"}
+
+
+def readiness(services: ServicesDep) -> dict[str, str]:
+    checks = {}
+    for name, ping in (("database", services.store.ping), ("artifacts", services.artifacts.ping)):
+        try:
+            ping()
+            checks[name] = "ok"
+        except Exception as error:  # any failure means not ready; say which
+            checks[name] = f"unavailable: {error}"
+    return checks
+
+
+@router.get("/readyz")
+def readyz(services: ServicesDep) -> JSONResponse:
+    checks = readiness(services)
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
+    )
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(request: Request) -> Response:
+    return Response(generate_latest(request.app.state.telemetry.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,78 @@
+"""/v1/jobs: submit, list, inspect, cancel, and follow jobs (server-sent events)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from modules_store import TERMINAL_STATUSES, JobStatus
+from service.api.deps import Authorized, ExecutorDep, SettingsDep, StoreDep
+from service.api.schemas import JobCreate, JobPublic, PagePublic, page_of
+from service.errors import ErrorCode, HubError
+from service.jobs.submit import submit_job
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+
+@router.post("", status_code=202, response_model=JobPublic, dependencies=[Authorized])
+def create_job(body: JobCreate, store: StoreDep, executor: ExecutorDep, settings: SettingsDep) -> JobPublic:
+    """Queue a job. `train` params: dataset, data_dir, arch, epochs, alpha, beta, gamma, lr,
+    weight_decay, batch_size, seed, tau, name. `modularize`: model_id, tau, dataset, data_dir."""
+    if body.kind == "ingest":
+        raise HubError(
+            ErrorCode.INVALID_ARGUMENT, "ingest jobs are created by uploading weights to POST /v1/models"
+        )
+    return JobPublic.of(submit_job(store, executor, settings, body.kind, body.params))
+
+
+@router.get("", response_model=PagePublic[JobPublic])
+def list_jobs(
+    store: StoreDep,
+    status: JobStatus | None = None,
+    kind: str | None = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> dict:
+    return page_of(store.list_jobs(offset=offset, limit=limit, status=status, kind=kind), JobPublic.of)
+
+
+@router.get("/{job_id}", response_model=JobPublic)
+def get_job(job_id: str, store: StoreDep) -> JobPublic:
+    return JobPublic.of(store.get_job(job_id))
+
+
+@router.post("/{job_id}/cancel", response_model=JobPublic, dependencies=[Authorized])
+def cancel_job(job_id: str, store: StoreDep) -> JobPublic:
+    """A queued job is cancelled at once; a running one stops within one training batch."""
+    return JobPublic.of(store.request_cancel(job_id))
+
+
+@router.get("/{job_id}/events", response_class=StreamingResponse)
+async def job_events(
+    job_id: str, request: Request, store: StoreDep, settings: SettingsDep
+) -> StreamingResponse:
+    """Server-sent events: one `progress` event per change, then one `end` event with the final job."""
+    first = await run_in_threadpool(store.get_job, job_id)  # 404 before the stream starts
+
+    async def events() -> AsyncIterator[str]:
+        job, last = first, None
+        while True:
+            snapshot = JobPublic.of(job).model_dump(mode="json")
+            if job.status in TERMINAL_STATUSES:
+                yield f"event: end\ndata: {json.dumps(snapshot)}\n\n"
+                return
+            if snapshot != last:
+                yield f"event: progress\ndata: {json.dumps(snapshot)}\n\n"
+                last = snapshot
+            if await request.is_disconnected():
+                return
+            await asyncio.sleep(min(settings.heartbeat_s, 1.0))
+            job = await run_in_threadpool(store.get_job, job_id)
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})

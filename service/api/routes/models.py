@@ -1,0 +1,92 @@
+"""/v1/models: registered models, their modules, and uploads of models trained elsewhere."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, UploadFile
+
+from service.api.deps import ArtifactsDep, Authorized, ExecutorDep, SettingsDep, StoreDep
+from service.api.schemas import JobPublic, ModelPublic, ModulePublic, PagePublic, page_of
+from service.errors import ErrorCode, HubError
+from service.jobs.ingest import load_uploaded
+from service.jobs.params import IngestParams, parse_params
+from service.jobs.submit import submit_job
+from service.moda.data.sandbox import open_dataset
+
+router = APIRouter(prefix="/v1/models", tags=["models"])
+
+
+@router.get("", response_model=PagePublic[ModelPublic])
+def list_models(
+    store: StoreDep,
+    name: str | None = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> dict:
+    return page_of(store.list_models(offset=offset, limit=limit, name=name), ModelPublic.of)
+
+
+@router.get("/{model_id}", response_model=ModelPublic)
+def get_model(model_id: str, store: StoreDep) -> ModelPublic:
+    return ModelPublic.of(store.get_model(model_id))
+
+
+@router.get("/{model_id}/modules", response_model=PagePublic[ModulePublic])
+def list_model_modules(
+    model_id: str,
+    store: StoreDep,
+    tau: float | None = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict:
+    return page_of(store.list_modules(model_id, tau=tau, offset=offset, limit=limit), ModulePublic.of)
+
+
+def _labels(raw: str | None) -> list[str] | None:
+    """Labels as a JSON list or comma-separated."""
+    if not raw:
+        return None
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError:
+        parsed = [part.strip() for part in raw.split(",")]
+    if not isinstance(parsed, list) or not all(isinstance(x, str) and x for x in parsed):
+        raise HubError(ErrorCode.INVALID_ARGUMENT, "labels must be a JSON list of strings or comma-separated")
+    return parsed
+
+
+@router.post("", status_code=202, response_model=JobPublic, dependencies=[Authorized])
+def upload_model(
+    store: StoreDep,
+    artifacts: ArtifactsDep,
+    executor: ExecutorDep,
+    settings: SettingsDep,
+    file: Annotated[
+        UploadFile, File(description=".safetensors, or a PyTorch state_dict (.pt, loaded weights-only)")
+    ],
+    arch: Annotated[str, Form(description="mlp | lenet5 | vgg16 | resnet18 | mobilenet")],
+    dataset: Annotated[str, Form(description="the data the model takes; modules are decomposed on it")],
+    labels: Annotated[str | None, Form(description="class labels (JSON list or comma-separated)")] = None,
+    data_dir: Annotated[str | None, Form()] = None,
+    name: Annotated[str | None, Form()] = None,
+    tau: Annotated[float, Form(gt=0.0, le=1.0)] = 0.9,
+) -> JobPublic:
+    """Ingest a trained model: the weights are checked against the architecture now (a 4xx if they do
+    not fit), stored, and an `ingest` job registers and modularizes the model."""
+    weights = file.file.read(settings.max_upload_bytes + 1)
+    if len(weights) > settings.max_upload_bytes:
+        raise HubError(
+            ErrorCode.PAYLOAD_TOO_LARGE, f"the upload exceeds MODA_MAX_UPLOAD_MB={settings.max_upload_mb:g}"
+        )
+    if not weights:
+        raise HubError(ErrorCode.INVALID_WEIGHTS, "the uploaded file is empty")
+    params = {"dataset": dataset, "data_dir": data_dir, "arch": arch, "labels": _labels(labels), "tau": tau,
+              "name": name, "filename": file.filename or "", "weights_sha256": "0" * 64}  # fmt: skip
+    checked = parse_params("ingest", params)
+    assert isinstance(checked, IngestParams)
+    data = open_dataset(settings.resolved_datasets_dir, checked.dataset, checked.data_dir)
+    load_uploaded(data, checked.arch, checked.labels or data.labels, weights)  # INVALID_WEIGHTS if unfit
+    params["weights_sha256"] = artifacts.put_bytes(weights)
+    return JobPublic.of(submit_job(store, executor, settings, "ingest", params))

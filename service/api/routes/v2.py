@@ -1,0 +1,90 @@
+"""The Open Inference Protocol (KServe / Triton V2) REST endpoints; every composition is a model.
+
+Requests are JSON, or JSON followed by raw tensor bytes (Triton's binary tensor data extension),
+so standard V2 clients work unchanged. Errors are `{"error": "..."}`.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from service.api.app_info import NAME, VERSION
+from service.api.deps import ServicesDep
+from service.api.inference import logits_of, spec_of
+from service.api.routes.health import readiness
+from service.serving.v2 import (
+    HEADER_LENGTH,
+    compute_outputs,
+    encode_infer_response,
+    model_metadata,
+    parse_header_length,
+    parse_infer_request,
+)
+from service.serving.v2_models import InferRequestBody, InferResponseBody, ModelMetadata, V2Error
+
+MODEL_VERSION = "1"  # a composition never changes: its id is its content
+ERRORS = {400: {"model": V2Error}, 404: {"model": V2Error}}
+
+router = APIRouter(prefix="/v2", tags=["open inference protocol (v2)"], responses=ERRORS)
+
+
+@router.get("")
+def server_metadata() -> dict:
+    return {"name": NAME, "version": VERSION, "extensions": ["binary_tensor_data"]}
+
+
+@router.get("/health/live")
+def live() -> dict:
+    return {"live": True}
+
+
+@router.get("/health/ready")
+def ready(services: ServicesDep) -> JSONResponse:
+    ok = all(v == "ok" for v in readiness(services).values())
+    return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
+
+
+@router.get("/models/{name}", response_model=ModelMetadata)
+@router.get("/models/{name}/versions/{version}", response_model=ModelMetadata, include_in_schema=False)
+def metadata(name: str, services: ServicesDep, version: str = MODEL_VERSION) -> dict:
+    composition = services.store.get_composition(name)
+    return model_metadata(composition.id, MODEL_VERSION, spec_of(composition), len(composition.classes))
+
+
+@router.get("/models/{name}/ready")
+@router.get("/models/{name}/versions/{version}/ready", include_in_schema=False)
+def model_ready(name: str, services: ServicesDep, version: str = MODEL_VERSION) -> dict:
+    services.store.get_composition(name)  # 404 for an unknown model
+    return {"name": name, "ready": True}
+
+
+@router.post(
+    "/models/{name}/infer",
+    response_model=InferResponseBody,
+    openapi_extra={
+        "requestBody": {"content": {"application/json": {"schema": InferRequestBody.model_json_schema()}}}
+    },
+)
+@router.post("/models/{name}/versions/{version}/infer", include_in_schema=False)
+async def infer(
+    name: str,
+    request: Request,
+    services: ServicesDep,
+    version: str = MODEL_VERSION,
+    header_length: str | None = Header(default=None, alias=HEADER_LENGTH),
+) -> Response:
+    """Input `input` FP32 (N, C, H, W) or (N, C·H·W) raw pixels; outputs `logits`, `probabilities`."""
+    composition = await run_in_threadpool(services.store.get_composition, name)
+    parsed = parse_infer_request(await request.body(), parse_header_length(header_length))
+    batch = parsed.batch(spec_of(composition), services.settings.max_batch)
+    logits = await run_in_threadpool(logits_of, services, composition, batch)
+    body, headers = encode_infer_response(
+        composition.id,
+        MODEL_VERSION,
+        parsed.id,
+        compute_outputs(logits, parsed.outputs),
+        parsed.binary_outputs,
+    )
+    return Response(body, headers=headers, media_type=headers.get("Content-Type"))

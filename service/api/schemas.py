@@ -1,0 +1,146 @@
+"""What the HTTP API reads and writes. `XPublic` models never carry internal fields (artifact paths,
+mask hashes); entities convert with `XPublic.of(entity)`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, Literal, Self, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from modules_store import Page
+
+T = TypeVar("T")
+
+
+class Public(BaseModel):
+    """Read from a registry entity's attributes; fields not declared here stay private."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def of(cls, entity: object) -> Self:
+        return cls.model_validate(entity)
+
+
+class PagePublic(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    offset: int
+    limit: int
+
+
+def page_of(page: Page[Any], convert: Any) -> dict[str, Any]:
+    items = [convert(x) for x in page.items]
+    return {"items": items, "total": page.total, "offset": page.offset, "limit": page.limit}
+
+
+class JobCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["train", "ingest", "modularize", "replace", "calibrate"] = Field(
+        description="train | modularize | replace (ingest jobs come from POST /v1/models)"
+    )
+    params: dict[str, Any] = Field(default_factory=dict, description="see the job kind's parameters")
+
+
+class JobPublic(Public):
+    id: str
+    kind: str
+    status: str
+    params: dict[str, Any]
+    progress: dict[str, Any]
+    result: dict[str, Any]
+    error: str | None
+    attempts: int
+    max_attempts: int
+    cancel_requested: bool
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    heartbeat_at: datetime | None
+
+
+class ModelPublic(Public):
+    id: str
+    name: str
+    version: int
+    arch: str
+    input_spec: dict[str, Any]
+    labels: list[str]
+    alpha: float
+    beta: float
+    gamma: float
+    metrics: dict[str, Any]
+    dataset_id: str | None
+    job_id: str | None
+    created_at: datetime
+
+
+class ModulePublic(Public):
+    id: str
+    model_id: str
+    class_index: int = Field(description="the class's index in the source model")
+    label: str
+    tau: float
+    params: int
+    size: float = Field(description="params(module) / params(model)")
+    empty_mask_fallback: bool = Field(description="a layer's mask was empty and kept its top neuron")
+    metrics: dict[str, Any]
+    onnx_sha256: str
+    created_at: datetime
+
+
+class CompositionClass(Public):
+    index: int = Field(description="output position")
+    label: str
+    module_id: str
+    model_id: str
+    class_index: int = Field(description="the class's index in its source model")
+
+
+class CompositionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    modules: list[str] = Field(min_length=1, description="module ids")
+    calibration: Literal["auto", "none"] = Field(
+        default="auto",
+        description="modules of several models are calibrated by a job unless 'none' (raw logits)",
+    )
+
+
+class CompositionPublic(Public):
+    id: str
+    strategy: str
+    classes: list[CompositionClass]
+    module_ids: list[str]
+    input_spec: dict[str, Any]
+    params: int
+    size_ratio: float
+    macs: int
+    accuracy: float | None = Field(description="percent, on the test split of its classes, when measured")
+    metrics: dict[str, Any]
+    onnx_sha256: str
+    job_id: str | None
+    created_at: datetime
+
+
+class PredictRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    inputs: list[Any] = Field(
+        description="a batch of raw-pixel samples, each (C, H, W), (H, W) for one channel, or flat",
+        examples=[[[0.0] * 64]],
+    )
+
+
+class ComposePredictRequest(PredictRequest):
+    modules: list[str] = Field(min_length=1, description="module ids to compose (cached) and predict with")
+
+
+class Prediction(BaseModel):
+    label: str
+    class_index: int
+    probabilities: dict[str, float]
+
+
+class PredictResponse(BaseModel):
+    composition_id: str
+    predictions: list[Prediction]

@@ -1,0 +1,65 @@
+"""All settings of the service in one place, read from MODA_* environment variables.
+
+MODA_HOME=./data                 where the embedded database and artifacts live
+MODA_DATABASE_URL                default sqlite:///$MODA_HOME/registry.db; postgresql+psycopg://...
+MODA_ARTIFACTS_URL               default file://$MODA_HOME/artifacts
+MODA_DATASETS_DIR                default $MODA_HOME/datasets: data directories jobs may read
+MODA_EXECUTOR=local|celery       local worker processes (default) or Celery on MODA_BROKER_URL
+MODA_WORKERS=1                   local worker processes started with the server
+MODA_API_KEY                     when set, mutating endpoints need "Authorization: Bearer <key>"
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MODA_", extra="ignore")
+
+    home: Path = Path("./data")
+    database_url: str | None = None
+    artifacts_url: str | None = None
+    datasets_dir: Path | None = None
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_key: str | None = None
+    max_upload_mb: float = Field(default=200.0, gt=0)
+    max_batch: int = Field(default=4096, gt=0, description="most samples one predict call may send")
+    session_cache_size: int = Field(default=64, gt=0, description="ONNX Runtime sessions kept warm")
+    model_cache_size: int = Field(default=8, gt=0, description="decoded source models kept for composing")
+
+    executor: Literal["local", "celery"] = "local"
+    workers: int = Field(default=1, ge=0)
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    heartbeat_s: float = Field(default=1.0, gt=0, description="how often a running job reports")
+    stale_after_s: float = Field(default=30.0, gt=0, description="a running job silent this long is dead")
+    max_attempts: int = Field(default=2, ge=1, description="runs a job gets when its worker dies")
+    poll_s: float = Field(default=0.5, gt=0, description="how often an idle local worker looks for jobs")
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.home / 'registry.db').resolve()}"
+
+    @property
+    def resolved_artifacts_url(self) -> str:
+        return self.artifacts_url or (self.home / "artifacts").resolve().as_uri()
+
+    @property
+    def resolved_datasets_dir(self) -> Path:
+        return (self.datasets_dir or self.home / "datasets").resolve()
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

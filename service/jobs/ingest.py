@@ -1,0 +1,43 @@
+"""The `ingest` job: register a model trained elsewhere (weights uploaded as an artifact), modularize it.
+
+The upload endpoint has already checked that the weights load into the architecture; this job
+measures the model on the dataset and splits it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.jobs.context import JobContext
+from service.jobs.params import IngestParams
+from service.jobs.registration import modularize, register_dataset, register_model
+from service.moda.data import ImageDataset
+from service.moda.data.sandbox import open_dataset
+from service.moda.nets import ArchConfig, ModularNet
+from service.moda.serialization import load_weights, read_state_dict
+
+
+def load_uploaded(data: ImageDataset, arch: str, labels: list[str], weights: bytes) -> ModularNet:
+    """Build `arch` for the dataset's input and `labels`, and load the uploaded weights strictly."""
+    config = ArchConfig(arch, data.input_spec, len(labels))
+    return load_weights(config, read_state_dict(weights))
+
+
+def run_ingest(ctx: JobContext, p: IngestParams) -> dict[str, Any]:
+    ctx.report(stage="loading data", dataset=p.dataset)
+    data = open_dataset(ctx.settings.resolved_datasets_dir, p.dataset, p.data_dir)
+    labels = p.labels or data.labels
+    net = load_uploaded(data, p.arch, labels, ctx.artifacts.get_bytes(p.weights_sha256))
+    ctx.report(stage="evaluating")
+    model = register_model(
+        ctx,
+        net,
+        data,
+        register_dataset(ctx, data, p.dataset, p.data_dir),
+        name=p.name or f"{p.dataset}-{p.arch}-ingested",
+        labels=labels,
+        weights=(0.0, 0.0, 0.0),  # unknown training; recorded as standard
+        metrics={"uploaded_filename": p.filename, "uploaded_sha256": p.weights_sha256},
+    )
+    modules = modularize(ctx, model, net, data, p.tau)
+    return {"model_id": model.id, "module_ids": [m.id for m in modules]}

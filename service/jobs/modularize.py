@@ -1,0 +1,28 @@
+"""The `modularize` job: split an existing model into modules at another τ."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.errors import ErrorCode, HubError
+from service.jobs.context import JobContext
+from service.jobs.params import ModularizeParams
+from service.jobs.registration import modularize
+from service.moda.data.sandbox import open_dataset, split_dataset_key
+from service.moda.serialization import load_checkpoint
+
+
+def run_modularize(ctx: JobContext, p: ModularizeParams) -> dict[str, Any]:
+    model = ctx.store.get_model(p.model_id)
+    if p.dataset is None:
+        if model.dataset_id is None:
+            raise HubError(ErrorCode.INVALID_ARGUMENT, "the model has no dataset on record: give one")
+        source = ctx.store.get_dataset(model.dataset_id)
+        dataset, data_dir = split_dataset_key(source.name)
+    else:
+        dataset, data_dir = p.dataset, p.data_dir
+    ctx.report(stage="loading data", dataset=dataset)
+    data = open_dataset(ctx.settings.resolved_datasets_dir, dataset, data_dir)
+    net = load_checkpoint(ctx.artifacts.get_bytes(model.weights_sha256))
+    modules = modularize(ctx, model, net, data, p.tau)
+    return {"model_id": model.id, "module_ids": [m.id for m in modules]}

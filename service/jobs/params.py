@@ -1,0 +1,89 @@
+"""The parameters of each job kind, validated when the job is submitted (a 4xx, not a failed job)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from service.errors import ErrorCode, HubError
+from service.moda.data import DATASET_NAMES
+from service.moda.decompose import DEFAULT_TAU
+from service.moda.nets import ARCHITECTURES
+
+DatasetName = Literal[DATASET_NAMES]  # type: ignore[valid-type]
+ArchName = Literal[tuple(ARCHITECTURES)]  # type: ignore[valid-type]
+Tau = Annotated[float, Field(gt=0.0, le=1.0, description="activation-rate threshold of a module's mask")]
+ModelName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+
+
+class JobParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataParams(JobParams):
+    dataset: DatasetName = "digits"
+    data_dir: str | None = Field(
+        default=None,
+        description="directory of the dataset files, relative to MODA_DATASETS_DIR "
+        "(default: MODA_DATASETS_DIR/<dataset>); digits needs none",
+    )
+
+
+class TrainParams(DataParams):
+    """Train a standard or MODA model, then split it into one module per class."""
+
+    arch: ArchName = "mlp"
+    epochs: int = Field(default=10, ge=1, le=1000)
+    alpha: float = Field(default=1.0, ge=0.0, description="affinity weight (0, 0, 0: standard training)")
+    beta: float = Field(default=1.0, ge=0.0, description="dispersion weight")
+    gamma: float = Field(default=0.3, ge=0.0, description="compactness weight")
+    lr: float = Field(default=0.05, gt=0.0, le=10.0)
+    weight_decay: float = Field(default=5e-4, ge=0.0, le=1.0)
+    batch_size: int | None = Field(default=None, ge=1, le=65536, description="default adapts to the data")
+    seed: int = Field(default=0, ge=0)
+    tau: Tau = DEFAULT_TAU
+    name: ModelName | None = Field(default=None, description="model name; default <dataset>-<arch>")
+
+
+class IngestParams(DataParams):
+    """Register an uploaded trained model (weights already stored as an artifact), then modularize it."""
+
+    weights_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    filename: str = ""
+    arch: ArchName
+    labels: list[str] | None = Field(default=None, description="class labels; default the dataset's")
+    tau: Tau = DEFAULT_TAU
+    name: ModelName | None = None
+
+
+class ModularizeParams(DataParams):
+    """Split an existing model into modules at a new τ (over its own training data by default)."""
+
+    model_id: str
+    tau: Tau = DEFAULT_TAU
+    dataset: DatasetName | None = None  # type: ignore[assignment]  # None: the model's own dataset
+
+
+JOB_PARAMS: dict[str, type[JobParams]] = {
+    "train": TrainParams,
+    "ingest": IngestParams,
+    "modularize": ModularizeParams,
+}
+
+
+def parse_params(kind: str, params: dict[str, Any]) -> JobParams:
+    """Validate `params` for `kind`; INVALID_ARGUMENT names every field at fault."""
+    try:
+        model = JOB_PARAMS[kind]
+    except KeyError:
+        raise HubError(
+            ErrorCode.INVALID_ARGUMENT, f"unknown job kind {kind!r}; choose one of {', '.join(JOB_PARAMS)}"
+        ) from None
+    try:
+        return model.model_validate(params)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'params'}: {e['msg']}" for e in error.errors()
+        )
+        raise HubError(ErrorCode.INVALID_ARGUMENT, f"invalid {kind} params: {problems}") from error

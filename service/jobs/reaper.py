@@ -1,0 +1,45 @@
+"""The reaper: running jobs whose worker stopped heartbeating are re-queued (and re-submitted) or failed."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from modules_store import JobStatus, RegistryStore
+from service.config import Settings
+from service.jobs.executor import Executor
+
+log = logging.getLogger(__name__)
+
+
+class Reaper:
+    def __init__(self, settings: Settings, store: RegistryStore, executor: Executor) -> None:
+        self.settings = settings
+        self.store = store
+        self.executor = executor
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="job-reaper", daemon=True)
+
+    def start(self) -> None:
+        self.reap()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def reap(self) -> None:
+        stale_after = timedelta(seconds=self.settings.stale_after_s)
+        for job in self.store.recover_stale_jobs(stale_after):
+            log.warning("job %s lost its worker %s: now %s", job.id, job.worker_id, job.status)
+            if job.status == JobStatus.QUEUED:
+                self.executor.submit(job)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(max(self.settings.stale_after_s / 3, 0.5)):
+            try:
+                self.reap()
+            except Exception:  # the database is away; try again next round
+                log.exception("reaping stale jobs failed")

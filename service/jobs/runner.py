@@ -1,0 +1,60 @@
+"""Running one claimed job to its end, whatever happens inside it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from modules_store import ArtifactStore, Job, JobStatus, RegistryStore, StoreError
+from service.config import Settings
+from service.errors import HubError
+from service.jobs.context import JobCancelled, JobContext
+from service.jobs.ingest import run_ingest
+from service.jobs.modularize import run_modularize
+from service.jobs.params import JobParams, parse_params
+from service.jobs.train import run_train
+
+log = logging.getLogger(__name__)
+
+JobFunction = Callable[[JobContext, Any], dict[str, Any]]
+JOB_FUNCTIONS: dict[str, JobFunction] = {
+    "train": run_train,
+    "ingest": run_ingest,
+    "modularize": run_modularize,
+}
+
+
+def register_job_kind(kind: str, function: JobFunction) -> None:
+    """Extension point for kinds defined outside this package (replacement, calibration)."""
+    JOB_FUNCTIONS[kind] = function
+
+
+def run_job(
+    store: RegistryStore, artifacts: ArtifactStore, settings: Settings, job: Job, worker_id: str
+) -> None:
+    """Run a job this worker has claimed and record its outcome (unless it was taken from us)."""
+    log.info("job %s (%s) started by %s", job.id, job.kind, worker_id)
+    with JobContext(store, artifacts, settings, job, worker_id) as ctx:
+        try:
+            params: JobParams = parse_params(job.kind, job.params)
+            result = JOB_FUNCTIONS[job.kind](ctx, params)
+        except JobCancelled:
+            outcome: tuple[JobStatus, dict[str, Any] | None, str | None] = (JobStatus.CANCELLED, None, None)
+        except (HubError, StoreError) as error:
+            outcome = (JobStatus.FAILED, None, f"{error.code}: {error.message}")
+        except Exception as error:  # a bug or an outage: record it, keep the worker alive
+            log.exception("job %s crashed", job.id)
+            outcome = (JobStatus.FAILED, None, f"internal error: {type(error).__name__}: {error}")
+        else:
+            outcome = (JobStatus.SUCCEEDED, result, None)
+        ctx.beat_now()  # the last progress report, so a finished job shows where it ended
+    if ctx.lost.is_set():
+        log.warning("job %s was recovered from %s; its outcome is dropped", job.id, worker_id)
+        return
+    status, result, error = outcome
+    try:
+        store.finish_job(job.id, status, result=result, error=error, worker_id=worker_id)
+    except StoreError as conflict:
+        log.warning("job %s could not be finished by %s: %s", job.id, worker_id, conflict)
+    log.info("job %s %s", job.id, status)

@@ -1,0 +1,29 @@
+"""Submitting a job: validate its parameters, queue it in SQL, hand it to the executor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modules_store import Job, RegistryStore
+from service.config import Settings
+from service.errors import ErrorCode, HubError
+from service.jobs.executor import Executor
+from service.jobs.params import ModularizeParams, parse_params
+
+
+def submit_job(
+    store: RegistryStore, executor: Executor, settings: Settings, kind: str, params: dict[str, Any]
+) -> Job:
+    """Bad parameters raise INVALID_ARGUMENT here, before anything is queued."""
+    parsed = parse_params(kind, params)
+    if isinstance(parsed, ModularizeParams):
+        _check_modularize(store, parsed)
+    job = store.create_job(kind, parsed.model_dump(mode="json"), max_attempts=settings.max_attempts)
+    executor.submit(job)
+    return job
+
+
+def _check_modularize(store: RegistryStore, p: ModularizeParams) -> None:
+    store.get_model(p.model_id)  # NOT_FOUND now rather than a failed job later
+    if store.list_modules(p.model_id, tau=p.tau, limit=1).total:
+        raise HubError(ErrorCode.ALREADY_EXISTS, f"model {p.model_id} already has modules at tau={p.tau}")

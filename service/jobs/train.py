@@ -1,0 +1,46 @@
+"""The `train` job: train a standard or MODA model on a dataset, register it, modularize it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from service.jobs.context import JobCancelled, JobContext
+from service.jobs.params import TrainParams
+from service.jobs.registration import modularize, register_dataset, register_model
+from service.moda.data.sandbox import open_dataset
+from service.moda.nets import ArchConfig, build_model
+from service.moda.training import TrainConfig, train
+
+
+def run_train(ctx: JobContext, p: TrainParams) -> dict[str, Any]:
+    ctx.report(stage="loading data", dataset=p.dataset)
+    data = open_dataset(ctx.settings.resolved_datasets_dir, p.dataset, p.data_dir)
+    torch.manual_seed(p.seed)
+    net = build_model(ArchConfig(p.arch, data.input_spec, data.num_classes))
+    config = TrainConfig(
+        epochs=p.epochs, alpha=p.alpha, beta=p.beta, gamma=p.gamma, lr=p.lr,
+        weight_decay=p.weight_decay, batch_size=p.batch_size, seed=p.seed,
+    )  # fmt: skip
+    run = train(net, data, config, ctx.training_hooks())
+    if run.stopped:
+        raise JobCancelled()
+
+    model = register_model(
+        ctx,
+        net,
+        data,
+        register_dataset(ctx, data, p.dataset, p.data_dir),
+        name=p.name or f"{p.dataset}-{p.arch}",
+        labels=data.labels,
+        weights=(p.alpha, p.beta, p.gamma),
+        metrics={
+            "train_accuracy": run.history[-1].train_acc,
+            "epochs": p.epochs,
+            "epoch_seconds": [round(h.seconds, 4) for h in run.history],
+            "history": [{"epoch": h.epoch, "loss": h.loss, "test_accuracy": h.test_acc} for h in run.history],
+        },
+    )
+    modules = modularize(ctx, model, net, data, p.tau)
+    return {"model_id": model.id, "module_ids": [m.id for m in modules]}

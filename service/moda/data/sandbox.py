@@ -1,0 +1,47 @@
+"""Datasets named by remote callers: read only from below one root directory, loaded once per process.
+
+A job's parameters come from HTTP clients; letting them name any path would let them probe the
+server's file system. Registry rows name a dataset by a key: its kind, plus its directory
+(relative to the root) when one was given, e.g. "mnist" or "npz:faces/v2".
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from service.errors import ErrorCode, HubError
+from service.moda.data.dataset import ImageDataset
+from service.moda.data.registry import load_dataset
+
+BUNDLED = {"digits"}  # ships with scikit-learn: no directory
+
+
+def resolve_data_dir(root: Path, dataset: str, data_dir: str | None) -> Path | None:
+    """The directory to read `dataset` from: `root/data_dir`, default `root/dataset`."""
+    if dataset in BUNDLED:
+        return None
+    root = root.resolve()
+    path = (root / (data_dir or dataset)).resolve()
+    if path != root and root not in path.parents:
+        raise HubError(ErrorCode.INVALID_ARGUMENT, f"data_dir must be inside the datasets directory {root}")
+    return path
+
+
+def dataset_key(dataset: str, data_dir: str | None) -> str:
+    return dataset if not data_dir else f"{dataset}:{data_dir}"
+
+
+def split_dataset_key(key: str) -> tuple[str, str | None]:
+    dataset, _, data_dir = key.partition(":")
+    return dataset, data_dir or None
+
+
+@lru_cache(maxsize=4)
+def _load(dataset: str, path: Path | None) -> ImageDataset:
+    return load_dataset(dataset, path)
+
+
+def open_dataset(root: Path, dataset: str, data_dir: str | None) -> ImageDataset:
+    """The dataset, loaded once per process (callers must not modify its tensors)."""
+    return _load(dataset, resolve_data_dir(root, dataset, data_dir))
