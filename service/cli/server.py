@@ -27,6 +27,16 @@ def worker(args: argparse.Namespace) -> int:
     return run_worker(get_settings(), concurrency=args.concurrency)
 
 
+def migrate(args: argparse.Namespace) -> int:
+    """Bring the registry schema to the latest revision (the api and workers also do it on start)."""
+    from modules_store import open_store
+
+    settings = get_settings()
+    open_store(settings.resolved_database_url).close()
+    print(f"registry schema is current at {settings.resolved_database_url.split('@')[-1]}")
+    return 0
+
+
 def add_commands(commands: argparse._SubParsersAction) -> None:
     settings = get_settings()
     p = commands.add_parser("serve", help="run the HTTP service (and its local job workers)")
@@ -37,3 +47,6 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("worker", help="run a Celery worker for MODA_EXECUTOR=celery")
     p.add_argument("--concurrency", type=int, default=1, help="jobs run at once by this worker")
     p.set_defaults(run=worker)
+
+    p = commands.add_parser("migrate", help="apply database migrations and exit")
+    p.set_defaults(run=migrate)
