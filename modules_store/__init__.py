@@ -1,0 +1,89 @@
+"""The MODA Hub registry: what exists (datasets, models, modules, compositions, jobs) and where
+its files are (content-addressed artifacts). Never imports torch, FastAPI or the service.
+
+    store = open_store("sqlite:///data/registry.db")       # or postgresql+psycopg://...
+    artifacts = open_artifact_store("file:///srv/moda/artifacts")
+    sha = artifacts.put_file("module.onnx")
+    model = store.get_model(model_id)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from modules_store.artifact_urls import open_artifact_store
+from modules_store.artifacts import ArtifactStore
+from modules_store.entities import (
+    TERMINAL_STATUSES,
+    Composition,
+    Dataset,
+    Job,
+    JobStatus,
+    Model,
+    Module,
+    NewModule,
+    Page,
+)
+from modules_store.errors import (
+    AlreadyExists,
+    Conflict,
+    CorruptArtifact,
+    InvalidArgument,
+    NotFound,
+    StoreError,
+    StoreErrorCode,
+)
+from modules_store.ids import composition_id, new_id
+from modules_store.local_artifacts import LocalArtifactStore
+from modules_store.sql_store import SqlStore
+from modules_store.store import MAX_PAGE_LIMIT, RegistryStore
+
+# URL scheme (before any "+driver") -> backend. SqlStore pins the driver itself.
+_STORE_BACKENDS: dict[str, Callable[[str], RegistryStore]] = {
+    "sqlite": SqlStore,
+    "postgresql": SqlStore,
+    "postgres": SqlStore,
+}
+
+
+def open_store(database_url: str) -> RegistryStore:
+    """The registry at `database_url`, its schema migrated to the latest revision.
+
+    sqlite:///relative/path.db, sqlite:////absolute/path.db, postgresql+psycopg://user@host/db
+    (postgresql:// and postgres:// mean the same). Anything else -> INVALID_ARGUMENT.
+    """
+    scheme = database_url.split("://", 1)[0].split("+", 1)[0].lower() if "://" in database_url else ""
+    backend = _STORE_BACKENDS.get(scheme)
+    if backend is None:
+        supported = ", ".join(f"{name}://" for name in _STORE_BACKENDS)
+        raise InvalidArgument(f"unsupported database URL scheme {scheme!r}; supported: {supported}")
+    return backend(database_url)
+
+
+__all__ = [
+    "MAX_PAGE_LIMIT",
+    "TERMINAL_STATUSES",
+    "AlreadyExists",
+    "ArtifactStore",
+    "Composition",
+    "Conflict",
+    "CorruptArtifact",
+    "Dataset",
+    "InvalidArgument",
+    "Job",
+    "JobStatus",
+    "LocalArtifactStore",
+    "Model",
+    "Module",
+    "NewModule",
+    "NotFound",
+    "Page",
+    "RegistryStore",
+    "SqlStore",
+    "StoreError",
+    "StoreErrorCode",
+    "composition_id",
+    "new_id",
+    "open_artifact_store",
+    "open_store",
+]

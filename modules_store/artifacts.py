@@ -1,0 +1,74 @@
+"""Content-addressed artifact storage: the interface every backend keeps.
+
+An artifact (weights, masks, ONNX graphs) is named by the sha256 of its bytes, so a name can never
+point at other content: a backend writes atomically and verifies on read, and a file that no
+longer matches its name is reported as CORRUPT_ARTIFACT, never handed out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from pathlib import Path
+
+from modules_store.errors import InvalidArgument
+
+CHUNK_SIZE = 1 << 20
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def check_sha256(sha256: str) -> str:
+    """`sha256` if it is 64 lowercase hex characters; INVALID_ARGUMENT otherwise."""
+    if not isinstance(sha256, str) or _SHA256.fullmatch(sha256) is None:
+        raise InvalidArgument(f"not a sha256 (64 lowercase hex characters): {sha256!r}")
+    return sha256
+
+
+def sha256_of_chunks(chunks: Iterable[bytes]) -> str:
+    digest = hashlib.sha256()
+    for chunk in chunks:
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_chunks(path: str | os.PathLike[str]) -> Iterable[bytes]:
+    with open(path, "rb") as file:
+        while chunk := file.read(CHUNK_SIZE):
+            yield chunk
+
+
+class ArtifactStore(ABC):
+    """Blobs addressed by their sha256. Backends: LocalArtifactStore (file://); s3:// can follow.
+
+    Every method taking a `sha256` raises INVALID_ARGUMENT for a malformed one and NOT_FOUND when
+    no artifact has it.
+    """
+
+    @abstractmethod
+    def put_bytes(self, data: bytes) -> str:
+        """Store `data`; returns its sha256. Idempotent: storing the same bytes again is a no-op
+        (and repairs a stored copy that was corrupted)."""
+
+    @abstractmethod
+    def put_file(self, path: str | os.PathLike[str]) -> str:
+        """Store the file at `path`, streaming it (never whole in memory); returns its sha256."""
+
+    @abstractmethod
+    def get_bytes(self, sha256: str) -> bytes:
+        """The artifact's bytes, verified against `sha256` on every call; CORRUPT_ARTIFACT if they differ."""
+
+    @abstractmethod
+    def local_path(self, sha256: str) -> Path:
+        """A local file holding the artifact, verified (CORRUPT_ARTIFACT if not), for consumers that
+        want a path (ONNX Runtime). Read it, never write it. Backends may cache the verification."""
+
+    @abstractmethod
+    def exists(self, sha256: str) -> bool:
+        """Whether the artifact is stored (not verified: a cheap check)."""
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Return if the store is usable; raise OSError saying why if not."""

@@ -1,0 +1,141 @@
+"""What the registry hands out: frozen dataclasses, independent of SQLAlchemy.
+
+Rows (modules_store.rows) turn into these with `row.to_entity()`; nothing outside the SQL backend
+ever sees a row. Ids are strings, timestamps are timezone-aware UTC datetimes, JSON-shaped fields
+are plain dicts and lists (frozen means the fields cannot be rebound, not that a dict is immutable:
+treat them as read-only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Page(Generic[T]):
+    """One slice of a listing: `items` from position `offset`, at most `limit` of `total`."""
+
+    items: list[T]
+    total: int
+    offset: int
+    limit: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Dataset:
+    id: str
+    name: str  # unique
+    data_dir: str | None  # where the files were read from; None for bundled data (digits)
+    input_spec: dict[str, Any]  # service.moda.spec.InputSpec.to_dict()
+    labels: list[str]
+    n_train: int
+    n_test: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class Model:
+    id: str
+    name: str
+    version: int  # (name, version) is unique; 1, 2, ... per name when not chosen by the caller
+    arch: str
+    arch_config: dict[str, Any]  # everything needed to rebuild the network around its weights
+    input_spec: dict[str, Any]
+    labels: list[str]
+    alpha: float
+    beta: float
+    gamma: float
+    metrics: dict[str, Any]  # e.g. {"accuracy": 0.97}
+    weights_sha256: str
+    dataset_id: str | None
+    job_id: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewModule:
+    """A module to be created: a Module without the fields the store assigns (id, created_at)."""
+
+    model_id: str
+    class_index: int
+    label: str  # must equal the model's labels[class_index]
+    tau: float
+    mask_sha256: str
+    params: int
+    size: float  # params / params(model)
+    onnx_sha256: str
+    empty_mask_fallback: bool = False
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Module:
+    id: str
+    model_id: str
+    class_index: int
+    label: str
+    tau: float  # (model_id, class_index, tau) is unique
+    mask_sha256: str  # artifact holding the per-layer masks
+    params: int
+    size: float  # fraction of the model's parameters
+    onnx_sha256: str
+    # True when some layer's mask would have been empty at this tau and kept its highest-rate neuron.
+    empty_mask_fallback: bool
+    metrics: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class Composition:
+    id: str  # modules_store.ids.composition_id(module_ids, strategy), chosen by the caller
+    strategy: str  # "prune", "calibrated", "replace"
+    module_ids: list[str]  # in output order
+    classes: list[dict[str, Any]]  # output order: {"index", "label", "module_id", "model_id", "class_index"}
+    input_spec: dict[str, Any]
+    onnx_sha256: str
+    params: int
+    size_ratio: float
+    macs: int
+    accuracy: float | None  # None until measured
+    metrics: dict[str, Any]
+    job_id: str | None
+    created_at: datetime
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Job:
+    id: str
+    kind: str  # "train", "ingest", "modularize", "replace", ...
+    status: JobStatus
+    params: dict[str, Any]
+    progress: dict[str, Any]  # the running worker's latest snapshot (replaced by each heartbeat)
+    result: dict[str, Any]  # ids of what the job made
+    error: str | None
+    attempts: int  # claims so far
+    max_attempts: int
+    cancel_requested: bool
+    worker_id: str | None  # the worker that claimed it last
+    heartbeat_at: datetime | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None

@@ -1,0 +1,152 @@
+"""Artifacts as files on a local (or network-mounted) file system: ROOT/ab/cdef... for sha abcdef..."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+from collections.abc import Iterable
+from contextlib import suppress
+from pathlib import Path
+
+from modules_store.artifacts import ArtifactStore, check_sha256, read_chunks, sha256_of_chunks
+from modules_store.errors import CorruptArtifact, NotFound
+
+_TEMP_PREFIX = ".incoming-"
+# Identity of a file's current content as far as the OS tells it without reading the file.
+_StatKey = tuple[int, int, int, int]
+
+
+class LocalArtifactStore(ArtifactStore):
+    """Files under `root`, written atomically and durably.
+
+    A write goes to a temporary file in `root` (same file system), is fsynced, renamed into place
+    with os.replace, and the directory is fsynced: a crash leaves either no artifact or a complete
+    one, never a partial file under an artifact's name. Several processes may write the same
+    artifact at once; they write identical bytes, so whichever rename lands last is as good.
+
+    local_path() rehashes a file only when its (inode, size, mtime, ctime) changed since this
+    process last verified it, so serving does not rehash a large graph per request. The price:
+    bit rot that leaves those untouched goes unnoticed by local_path() until the process restarts;
+    get_bytes() always rehashes.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).expanduser().absolute()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._verified: dict[str, _StatKey] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"LocalArtifactStore({str(self.root)!r})"
+
+    def path_for(self, sha256: str) -> Path:
+        """Where the artifact lives (whether or not it exists)."""
+        check_sha256(sha256)
+        return self.root / sha256[:2] / sha256[2:]
+
+    def put_bytes(self, data: bytes) -> str:
+        sha256 = hashlib.sha256(data).hexdigest()
+        if not self._stored_intact(sha256):
+            self._ingest([data])
+        return sha256
+
+    def put_file(self, path: str | os.PathLike[str]) -> str:
+        return self._ingest(read_chunks(path))
+
+    def get_bytes(self, sha256: str) -> bytes:
+        path = self.path_for(sha256)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise NotFound(f"artifact {sha256} not found") from None
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != sha256:
+            raise _corrupted(sha256, path, actual)
+        return data
+
+    def local_path(self, sha256: str) -> Path:
+        path = self.path_for(sha256)
+        key = _stat_key(path)
+        if key is None:
+            raise NotFound(f"artifact {sha256} not found")
+        with self._lock:
+            if self._verified.get(sha256) == key:
+                return path
+        actual = sha256_of_chunks(read_chunks(path))
+        with self._lock:
+            if actual != sha256:
+                self._verified.pop(sha256, None)
+                raise _corrupted(sha256, path, actual)
+            self._verified[sha256] = key
+        return path
+
+    def exists(self, sha256: str) -> bool:
+        return self.path_for(sha256).is_file()
+
+    def ping(self) -> None:
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"artifact root {self.root} is not a directory")
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise PermissionError(f"artifact root {self.root} is not writable")
+
+    def _stored_intact(self, sha256: str) -> bool:
+        try:
+            self.local_path(sha256)
+        except (NotFound, CorruptArtifact):
+            return False
+        return True
+
+    def _ingest(self, chunks: Iterable[bytes]) -> str:
+        """Write `chunks` to a temporary file while hashing, then move it to its content address."""
+        fd, temp_name = tempfile.mkstemp(dir=self.root, prefix=_TEMP_PREFIX)
+        temp = Path(temp_name)
+        try:
+            digest = hashlib.sha256()
+            with os.fdopen(fd, "wb") as out:
+                for chunk in chunks:
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fchmod(out.fileno(), 0o644)  # mkstemp makes 0600; other readers (serving) need it
+                os.fsync(out.fileno())
+            sha256 = digest.hexdigest()
+            if self._stored_intact(sha256):
+                temp.unlink()
+                return sha256
+            target = self.path_for(sha256)
+            if not target.parent.is_dir():
+                target.parent.mkdir(exist_ok=True)
+                _fsync_directory(self.root)
+            os.replace(temp, target)
+            _fsync_directory(target.parent)
+            return sha256
+        except BaseException:
+            with suppress(FileNotFoundError):
+                temp.unlink()
+            raise
+
+
+def _stat_key(path: Path) -> _StatKey | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
+def _corrupted(sha256: str, path: Path, actual: str) -> CorruptArtifact:
+    return CorruptArtifact(
+        f"artifact {sha256} is corrupted: the file {path} now hashes to {actual}; "
+        "restore it from a backup or store the artifact again"
+    )
+
+
+def _fsync_directory(directory: Path) -> None:
+    # Makes the rename itself durable: without it a crash can forget that the new name exists.
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

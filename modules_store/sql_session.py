@@ -1,0 +1,94 @@
+"""Sessions for the SQL store: one transaction per store call, errors translated at the boundary."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, Select, func, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from modules_store.engine import immediate
+from modules_store.errors import AlreadyExists, InvalidArgument, NotFound, StoreError
+from modules_store.store import MAX_PAGE_LIMIT
+
+RowT = TypeVar("RowT")
+
+_PG_FOREIGN_KEY_VIOLATION = "23503"
+_PG_LOCK_SPACE = 0x6D6F_6461  # "moda": the first half of the registry's two-part advisory lock keys
+
+
+class SqlSessions:
+    """Hands out sessions that commit when the block ends and roll back when it raises."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        # expire_on_commit=False: rows stay readable after commit, so entities can be built late.
+        self._readers = sessionmaker(engine, expire_on_commit=False)
+        self._writers = sessionmaker(immediate(engine), expire_on_commit=False)
+
+    @contextmanager
+    def begin(self, *, write: bool) -> Iterator[Session]:
+        """A session in a transaction. `write=True` for any block that may write (see engine.immediate)."""
+        session = (self._writers if write else self._readers)()
+        try:
+            yield session
+            session.commit()
+        except IntegrityError as error:
+            session.rollback()
+            raise translate_integrity_error(error) from error
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+
+def serialise_on(session: Session, key: str) -> None:
+    """Make transactions that pass the same `key` run one after another, until this one ends.
+
+    PostgreSQL: a transaction-scoped advisory lock on the key's hash (collisions only over-serialise).
+    SQLite: nothing to do, write transactions hold the database lock from their start.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:space, hashtext(:key))"),
+            {"space": _PG_LOCK_SPACE, "key": key},
+        )
+
+
+def translate_integrity_error(error: IntegrityError) -> StoreError:
+    """A referenced row that is missing is NOT_FOUND; any other integrity failure is a duplicate."""
+    cause = error.orig
+    postgres_fk = getattr(cause, "sqlstate", None) == _PG_FOREIGN_KEY_VIOLATION
+    if postgres_fk or "FOREIGN KEY constraint failed" in str(cause):
+        return NotFound(f"a referenced row does not exist ({_describe(cause)})")
+    return AlreadyExists(f"a row with the same unique key exists ({_describe(cause)})")
+
+
+def _describe(cause: Any) -> str:
+    diagnostic = getattr(cause, "diag", None)  # psycopg: the detail names the key and its value
+    if diagnostic is not None and diagnostic.message_primary:
+        detail = diagnostic.message_detail
+        return f"{diagnostic.message_primary}; {detail}" if detail else diagnostic.message_primary
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__
+
+
+def check_page(offset: int, limit: int) -> None:
+    if offset < 0:
+        raise InvalidArgument(f"offset must be >= 0, got {offset}")
+    if not 1 <= limit <= MAX_PAGE_LIMIT:
+        raise InvalidArgument(f"limit must be between 1 and {MAX_PAGE_LIMIT}, got {limit}")
+
+
+def fetch_page(
+    session: Session, query: Select[tuple[RowT]], *, offset: int, limit: int
+) -> tuple[list[RowT], int]:
+    """Rows of the ordered `query` from `offset` (at most `limit`) and how many rows it has in all."""
+    check_page(offset, limit)
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = list(session.scalars(query.offset(offset).limit(limit)))
+    return rows, int(total or 0)

@@ -1,0 +1,52 @@
+"""`SqlStore`: the registry over SQLAlchemy, on SQLite (embedded) or PostgreSQL (deployed)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from modules_store.engine import create_registry_engine
+from modules_store.migrate import upgrade_schema
+from modules_store.sql_catalog import SqlCatalog
+from modules_store.sql_jobs import SqlJobs
+from modules_store.sql_session import SqlSessions
+from modules_store.store import RegistryStore
+
+
+class SqlStore(SqlCatalog, SqlJobs, RegistryStore):
+    """The registry in a SQL database: `sqlite:///PATH` or `postgresql+psycopg://...`.
+
+    Opening it upgrades the schema to the latest migration (see modules_store.migrate), which is
+    idempotent and safe when several processes open the same database at once; pass
+    migrate=False to skip that (e.g. when a deploy step ran `python -m modules_store.migrate`).
+    One instance is thread-safe and keeps a small connection pool: share it within a process.
+    """
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        engine = create_registry_engine(url)
+        self._db = SqlSessions(engine)
+        self.url = engine.url.render_as_string(hide_password=True)
+        if migrate:
+            try:
+                upgrade_schema(engine)
+            except BaseException:
+                engine.dispose()
+                raise
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine, for tooling and tests; the registry's own calls go through methods."""
+        return self._db.engine
+
+    def __repr__(self) -> str:
+        return f"SqlStore({self.url!r})"
+
+    def ping(self) -> None:
+        try:
+            with self._db.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except SQLAlchemyError as error:
+            raise ConnectionError(f"database {self.url} is unreachable: {error}") from error
+
+    def close(self) -> None:
+        self._db.engine.dispose()

@@ -1,0 +1,163 @@
+"""Fixtures for the registry tests: every store test runs on SQLite and on PostgreSQL.
+
+PostgreSQL runs when MODA_TEST_POSTGRES_URL names a server (any database on it: the tests create
+and drop their own, `moda_test_<random>`, and give each test a fresh schema inside it). Unset, the
+PostgreSQL cases skip, unless MODA_TEST_REQUIRE_SERVERS=1, which makes them fail; set but
+unreachable, they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import OperationalError
+
+from modules_store import Model, Module, NewModule, SqlStore
+from modules_store.engine import normalise_database_url
+
+POSTGRES_URL_ENV = "MODA_TEST_POSTGRES_URL"
+REQUIRE_SERVERS_ENV = "MODA_TEST_REQUIRE_SERVERS"
+
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+]
+
+DIGITS_SPEC: dict[str, Any] = {
+    "channels": 1,
+    "height": 8,
+    "width": 8,
+    "mean": (4.88,),  # a tuple, as InputSpec.to_dict() gives it: must read back as a list
+    "std": (6.02,),
+    "pixel_max": 16.0,
+}
+LABELS = ["zero", "one", "two", "three"]
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[tuple[Engine, URL]]:
+    """An AUTOCOMMIT engine on a scratch database made for this session, and that database's URL."""
+    raw_url = os.environ.get(POSTGRES_URL_ENV)
+    if not raw_url:
+        if os.environ.get(REQUIRE_SERVERS_ENV) == "1":
+            pytest.fail(f"{REQUIRE_SERVERS_ENV}=1 but {POSTGRES_URL_ENV} is not set", pytrace=False)
+        pytest.skip(
+            f"PostgreSQL tests need {POSTGRES_URL_ENV}, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        )
+    server_url = normalise_database_url(raw_url)
+    server = create_engine(server_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
+    name = f"moda_test_{secrets.token_hex(6)}"
+    try:
+        with server.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except OperationalError as error:
+        server.dispose()
+        pytest.fail(f"{POSTGRES_URL_ENV} is set but PostgreSQL is unreachable: {error}", pytrace=False)
+    scratch_url = server_url.set(database=name)
+    scratch = create_engine(
+        scratch_url, isolation_level="AUTOCOMMIT", connect_args={"options": "-csynchronous_commit=off"}
+    )
+    try:
+        yield scratch, scratch_url
+    finally:
+        scratch.dispose()
+        with server.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        server.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """A URL to an empty database (no tables yet) on the parametrised backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/registry.db"
+        return
+    admin, scratch_url = request.getfixturevalue("postgres_admin")
+    schema = f"t_{secrets.token_hex(6)}"
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    # libpq's `options` puts every connection of the store into the test's own schema; commits
+    # that do not wait for the WAL flush keep the suite fast without changing any semantics.
+    options = f"-csearch_path={schema} -csynchronous_commit=off"
+    yield scratch_url.update_query_dict({"options": options}).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def open_sql_store(database_url: str) -> Iterator[Callable[..., SqlStore]]:
+    """Opens (and finally closes) more stores on the test's database, like separate processes would."""
+    opened: list[SqlStore] = []
+
+    def open_store(**kwargs: Any) -> SqlStore:
+        store = SqlStore(database_url, **kwargs)
+        opened.append(store)
+        return store
+
+    yield open_store
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(open_sql_store: Callable[..., SqlStore]) -> SqlStore:
+    return open_sql_store()
+
+
+@pytest.fixture
+def make_model(store: SqlStore) -> Callable[..., Model]:
+    def make(name: str = "digits-mlp", **overrides: Any) -> Model:
+        fields: dict[str, Any] = {
+            "arch": "mlp",
+            "arch_config": {"hidden": [64, 32], "num_classes": len(LABELS)},
+            "input_spec": DIGITS_SPEC,
+            "labels": LABELS,
+            "alpha": 1.0,
+            "beta": 1.0,
+            "gamma": 0.3,
+            "weights_sha256": "a" * 64,
+            "metrics": {"accuracy": 0.97},
+        }
+        fields.update(overrides)
+        return store.create_model(name=name, **fields)
+
+    return make
+
+
+def new_modules(model: Model, tau: float = 0.9, classes: Sequence[int] | None = None) -> list[NewModule]:
+    indices = range(len(model.labels)) if classes is None else classes
+    return [
+        NewModule(
+            model_id=model.id,
+            class_index=index,
+            label=model.labels[index],
+            tau=tau,
+            mask_sha256=f"{index:064x}",
+            params=100 + index,
+            size=0.1 + index / 100,
+            onnx_sha256=f"{index + 1000:064x}",
+            empty_mask_fallback=index == 0,
+            metrics={"rate_mean": 0.5},
+        )
+        for index in indices
+    ]
+
+
+@pytest.fixture
+def make_modules(store: SqlStore) -> Callable[..., list[Module]]:
+    def make(model: Model, tau: float = 0.9, classes: Sequence[int] | None = None) -> list[Module]:
+        return store.create_modules(new_modules(model, tau, classes))
+
+    return make
+
+
+@pytest.fixture
+def module_specs() -> Callable[..., list[NewModule]]:
+    """new_modules(model, tau=0.9, classes=None): NewModule specs for some classes of a model."""
+    return new_modules

@@ -1,0 +1,65 @@
+"""What the registry package may depend on, and the error vocabulary it shares with the service."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from modules_store import AlreadyExists, Conflict, CorruptArtifact, InvalidArgument, NotFound, StoreError
+from modules_store.errors import StoreErrorCode
+
+REPO = Path(__file__).resolve().parents[2]
+FORBIDDEN = {"torch", "fastapi", "service", "onnxruntime", "starlette"}
+
+
+def test_no_forbidden_imports_in_source() -> None:
+    offenders = []
+    for path in sorted((REPO / "modules_store").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            offenders += [
+                f"{path.relative_to(REPO)}: {name}" for name in names if name.split(".")[0] in FORBIDDEN
+            ]
+    assert offenders == []
+
+
+def test_importing_the_registry_loads_nothing_forbidden() -> None:
+    probe = (
+        "import sys, modules_store\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {sorted(FORBIDDEN)!r}))"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert output.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("error_type", "code"),
+    [
+        (NotFound, "NOT_FOUND"),
+        (AlreadyExists, "ALREADY_EXISTS"),
+        (Conflict, "CONFLICT"),
+        (InvalidArgument, "INVALID_ARGUMENT"),
+        (CorruptArtifact, "CORRUPT_ARTIFACT"),
+    ],
+)
+def test_each_error_carries_its_code(error_type: type[StoreError], code: str) -> None:
+    error = error_type("what happened")
+    assert isinstance(error, StoreError)
+    assert (error.code, error.message) == (code, "what happened")
+    assert str(error) == f"{code}: what happened"
+
+
+def test_store_codes_are_in_the_service_vocabulary() -> None:
+    errors = pytest.importorskip("service.errors")
+    assert {code.value for code in StoreErrorCode} <= {code.value for code in errors.ErrorCode}

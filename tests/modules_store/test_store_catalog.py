@@ -1,0 +1,391 @@
+"""Datasets, models, modules and compositions: round trips, uniqueness, ordering, pagination."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from modules_store import (
+    MAX_PAGE_LIMIT,
+    Composition,
+    Model,
+    Module,
+    NewModule,
+    SqlStore,
+    StoreError,
+    composition_id,
+)
+
+SPEC = {"channels": 1, "height": 8, "width": 8, "mean": (4.88,), "std": (6.02,), "pixel_max": 16.0}
+LABELS = ["zero", "one", "two", "three"]  # the labels make_model gives a model
+
+MakeModel = Callable[..., Model]
+MakeModules = Callable[..., list[Module]]
+
+
+def _code(error: pytest.ExceptionInfo[StoreError]) -> str:
+    return error.value.code
+
+
+# -- datasets ---------------------------------------------------------------------------------
+
+
+def test_get_or_create_dataset_creates_once_and_round_trips(store: SqlStore) -> None:
+    created = store.get_or_create_dataset(
+        name="digits", input_spec=SPEC, labels=LABELS, n_train=1437, n_test=360
+    )
+    again = store.get_or_create_dataset(
+        name="digits", input_spec=SPEC, labels=LABELS, n_train=9, n_test=9, data_dir="/elsewhere"
+    )
+    assert again == created
+    assert store.get_dataset(created.id) == created
+    assert store.get_dataset_by_name("digits") == created
+    assert created.input_spec["mean"] == [4.88]  # tuples come back as JSON lists, also from create
+    assert (created.n_train, created.n_test, created.data_dir) == (1437, 360, None)
+
+
+def test_dataset_name_means_one_layout(store: SqlStore) -> None:
+    store.get_or_create_dataset(name="digits", input_spec=SPEC, labels=LABELS, n_train=1, n_test=1)
+    with pytest.raises(StoreError) as error:
+        store.get_or_create_dataset(name="digits", input_spec=SPEC, labels=["a", "b"], n_train=1, n_test=1)
+    assert _code(error) == "CONFLICT"
+
+
+def test_missing_dataset_is_not_found(store: SqlStore) -> None:
+    with pytest.raises(StoreError) as error:
+        store.get_dataset("nope")
+    assert _code(error) == "NOT_FOUND"
+    with pytest.raises(StoreError) as error:
+        store.get_dataset_by_name("nope")
+    assert _code(error) == "NOT_FOUND"
+
+
+def test_list_datasets_orders_by_name(store: SqlStore) -> None:
+    for name in ["svhn", "digits", "mnist"]:
+        store.get_or_create_dataset(name=name, input_spec=SPEC, labels=LABELS, n_train=1, n_test=1)
+    page = store.list_datasets(offset=1, limit=1)
+    assert [dataset.name for dataset in page.items] == ["mnist"]
+    assert page.total == 3
+
+
+# -- models -----------------------------------------------------------------------------------
+
+
+def test_model_round_trip(store: SqlStore, make_model: MakeModel) -> None:
+    dataset = store.get_or_create_dataset(name="digits", input_spec=SPEC, labels=LABELS, n_train=1, n_test=1)
+    job = store.create_job("train", {"epochs": 3})
+    model = make_model(dataset_id=dataset.id, job_id=job.id)
+    assert store.get_model(model.id) == model
+    assert model.version == 1
+    assert model.arch_config == {"hidden": [64, 32], "num_classes": 4}
+    assert (model.alpha, model.beta, model.gamma) == (1.0, 1.0, 0.3)
+    assert (model.dataset_id, model.job_id) == (dataset.id, job.id)
+
+
+def test_model_versions_increment_per_name(make_model: MakeModel) -> None:
+    versions = [(model.name, model.version) for model in (make_model("a"), make_model("a"), make_model("b"))]
+    assert versions == [("a", 1), ("a", 2), ("b", 1)]
+    assert make_model("a").version == 3
+
+
+def test_explicit_model_version(store: SqlStore, make_model: MakeModel) -> None:
+    assert make_model("a", version=5).version == 5
+    assert make_model("a").version == 6  # auto continues after the highest
+    with pytest.raises(StoreError) as error:
+        make_model("a", version=5)
+    assert _code(error) == "ALREADY_EXISTS"
+    with pytest.raises(StoreError) as error:
+        make_model("a", version=0)
+    assert _code(error) == "INVALID_ARGUMENT"
+    assert store.list_models(name="a").total == 2
+
+
+def test_model_references_must_exist(make_model: MakeModel) -> None:
+    for reference in ({"dataset_id": "missing"}, {"job_id": "missing"}):
+        with pytest.raises(StoreError) as error:
+            make_model(**reference)
+        assert _code(error) == "NOT_FOUND"
+
+
+def test_get_model_by_name(store: SqlStore, make_model: MakeModel) -> None:
+    first, second = make_model("a"), make_model("a")
+    assert store.get_model_by_name("a") == second
+    assert store.get_model_by_name("a", version=1) == first
+    for name, version in [("a", 3), ("b", None)]:
+        with pytest.raises(StoreError) as error:
+            store.get_model_by_name(name, version)
+        assert _code(error) == "NOT_FOUND"
+
+
+def test_list_models_pages_in_name_version_order(store: SqlStore, make_model: MakeModel) -> None:
+    for name in ["b", "a", "b", "a", "a"]:
+        make_model(name)
+    seen = []
+    for offset in range(0, 6, 2):
+        page = store.list_models(offset=offset, limit=2)
+        assert (page.total, page.offset, page.limit) == (5, offset, 2)
+        seen += [(model.name, model.version) for model in page.items]
+    assert seen == [("a", 1), ("a", 2), ("a", 3), ("b", 1), ("b", 2)]
+    only_b = store.list_models(name="b", limit=1)
+    assert only_b.total == 2
+    assert [model.version for model in only_b.items] == [1]
+    assert store.list_models(offset=10).items == []
+
+
+@pytest.mark.parametrize(("offset", "limit"), [(-1, 10), (0, 0), (0, MAX_PAGE_LIMIT + 1)])
+def test_page_bounds_are_checked(store: SqlStore, offset: int, limit: int) -> None:
+    with pytest.raises(StoreError) as error:
+        store.list_models(offset=offset, limit=limit)
+    assert _code(error) == "INVALID_ARGUMENT"
+
+
+def test_update_model_metrics_merges(store: SqlStore, make_model: MakeModel) -> None:
+    model = make_model(metrics={"accuracy": 0.9, "loss": 0.3})
+    updated = store.update_model_metrics(model.id, {"accuracy": 0.95, "module_size": 0.12})
+    assert updated.metrics == {"accuracy": 0.95, "loss": 0.3, "module_size": 0.12}
+    assert store.get_model(model.id) == updated
+    with pytest.raises(StoreError) as error:
+        store.update_model_metrics("missing", {})
+    assert _code(error) == "NOT_FOUND"
+
+
+def test_json_fields_refuse_nan(make_model: MakeModel) -> None:
+    with pytest.raises(StoreError) as error:
+        make_model(metrics={"accuracy": math.nan})
+    assert _code(error) == "INVALID_ARGUMENT"
+
+
+# -- modules ----------------------------------------------------------------------------------
+
+
+def test_create_modules_round_trip(store: SqlStore, make_model: MakeModel, make_modules: MakeModules) -> None:
+    model = make_model()
+    modules = make_modules(model)
+    assert [module.class_index for module in modules] == [0, 1, 2, 3]
+    assert [module.label for module in modules] == LABELS
+    assert modules[0].empty_mask_fallback and not modules[1].empty_mask_fallback
+    assert all(store.get_module(module.id) == module for module in modules)
+    assert modules[2].params == 102 and modules[2].size == pytest.approx(0.12)
+
+
+def test_get_modules_keeps_the_given_order(
+    store: SqlStore, make_model: MakeModel, make_modules: MakeModules
+) -> None:
+    a, b, c, _ = make_modules(make_model())
+    assert store.get_modules([c.id, a.id, b.id, c.id]) == [c, a, b, c]
+    assert store.get_modules([]) == []
+
+
+def test_get_modules_names_every_missing_id(
+    store: SqlStore, make_model: MakeModel, make_modules: MakeModules
+) -> None:
+    a, *_ = make_modules(make_model())
+    with pytest.raises(StoreError) as error:
+        store.get_modules(["ghost-1", a.id, "ghost-2", "ghost-1"])
+    assert _code(error) == "NOT_FOUND"
+    assert "ghost-1" in error.value.message and "ghost-2" in error.value.message
+    assert a.id not in error.value.message
+
+
+def test_module_key_is_unique(store: SqlStore, make_model: MakeModel, make_modules: MakeModules) -> None:
+    model = make_model()
+    make_modules(model, tau=0.9, classes=[0])
+    make_modules(model, tau=0.8, classes=[0])  # another tau is another module
+    with pytest.raises(StoreError) as error:
+        make_modules(model, tau=0.9, classes=[0])
+    assert _code(error) == "ALREADY_EXISTS"
+
+
+def test_create_modules_is_all_or_nothing(
+    store: SqlStore,
+    make_model: MakeModel,
+    make_modules: MakeModules,
+    module_specs: Callable[..., list[NewModule]],
+) -> None:
+    model = make_model()
+    make_modules(model, classes=[3])
+    # Three fresh modules, then one that exists: none of the four may be written.
+    with pytest.raises(StoreError) as error:
+        store.create_modules(module_specs(model, classes=[0, 1, 2, 3]))
+    assert _code(error) == "ALREADY_EXISTS"
+    assert "class_index" in error.value.message  # names the key that clashed
+    # A batch that repeats itself fails the same way.
+    with pytest.raises(StoreError) as error:
+        store.create_modules(module_specs(model, classes=[0, 1, 0]))
+    assert _code(error) == "ALREADY_EXISTS"
+    assert [module.class_index for module in store.list_modules(model.id).items] == [3]
+
+
+def test_create_modules_rolls_back_on_a_late_invalid_module(
+    store: SqlStore, make_model: MakeModel, module_specs: Callable[..., list[NewModule]]
+) -> None:
+    model = make_model()
+    good = module_specs(model, classes=[0, 1])
+    bad = dataclasses.replace(good[1], class_index=2)  # label "one" is not class 2
+    with pytest.raises(StoreError) as error:
+        store.create_modules([good[0], bad])
+    assert _code(error) == "INVALID_ARGUMENT"
+    assert store.list_modules(model.id).total == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"class_index": 4, "label": "four"}, "INVALID_ARGUMENT"),
+        ({"class_index": -1}, "INVALID_ARGUMENT"),
+        ({"tau": 1.5}, "INVALID_ARGUMENT"),
+        ({"model_id": "missing"}, "NOT_FOUND"),
+    ],
+)
+def test_create_modules_validates(
+    store: SqlStore,
+    make_model: MakeModel,
+    module_specs: Callable[..., list[NewModule]],
+    change: dict[str, object],
+    code: str,
+) -> None:
+    spec = dataclasses.replace(module_specs(make_model(), classes=[0])[0], **change)
+    with pytest.raises(StoreError) as error:
+        store.create_modules([spec])
+    assert _code(error) == code
+
+
+def test_list_modules_orders_filters_and_pages(
+    store: SqlStore, make_model: MakeModel, make_modules: MakeModules
+) -> None:
+    model, other = make_model(), make_model("other")
+    make_modules(model, tau=0.9)
+    make_modules(model, tau=0.5, classes=[1, 2])
+    make_modules(other, tau=0.9)
+    page = store.list_modules(model.id, limit=3)
+    assert page.total == 6
+    assert [(module.class_index, module.tau) for module in page.items] == [(0, 0.9), (1, 0.5), (1, 0.9)]
+    at_half = store.list_modules(model.id, tau=0.5)
+    assert (at_half.total, [module.class_index for module in at_half.items]) == (2, [1, 2])
+    assert store.list_modules(make_model("empty").id).total == 0
+    with pytest.raises(StoreError) as error:
+        store.list_modules("missing")
+    assert _code(error) == "NOT_FOUND"
+
+
+# -- compositions -----------------------------------------------------------------------------
+
+
+def _compose(store: SqlStore, modules: list[Module], strategy: str = "prune") -> tuple[Composition, bool]:
+    ids = [module.id for module in modules]
+    return store.create_composition(
+        composition_id=composition_id(ids, strategy),
+        strategy=strategy,
+        module_ids=ids,
+        classes=[
+            {
+                "index": position,
+                "label": module.label,
+                "module_id": module.id,
+                "model_id": module.model_id,
+                "class_index": module.class_index,
+            }
+            for position, module in enumerate(modules)
+        ],
+        input_spec=SPEC,
+        onnx_sha256="c" * 64,
+        params=1234,
+        size_ratio=0.25,
+        macs=5_000_000_000,  # beyond 32 bits
+    )
+
+
+def test_create_composition_is_idempotent(
+    store: SqlStore, make_model: MakeModel, make_modules: MakeModules
+) -> None:
+    a, b, c, _ = make_modules(make_model())
+    created, was_created = _compose(store, [c, a, b])
+    again, created_again = _compose(store, [c, a, b])
+    assert (was_created, created_again) == (True, False)
+    assert again == created == store.get_composition(created.id)
+    assert created.module_ids == [c.id, a.id, b.id]
+    assert created.classes[0]["label"] == c.label
+    assert created.macs == 5_000_000_000 and created.accuracy is None
+
+
+def test_composition_of_missing_modules_is_not_found(
+    store: SqlStore, make_model: MakeModel, make_modules: MakeModules
+) -> None:
+    a, *_ = make_modules(make_model())
+    with pytest.raises(StoreError) as error:
+        store.create_composition(
+            composition_id=composition_id([a.id, "ghost"], "prune"),
+            strategy="prune",
+            module_ids=[a.id, "ghost"],
+            classes=[],
+            input_spec=SPEC,
+            onnx_sha256="c" * 64,
+            params=1,
+            size_ratio=0.1,
+            macs=1,
+        )
+    assert _code(error) == "NOT_FOUND"
+    assert "ghost" in error.value.message
+    assert store.list_compositions().total == 0
+
+
+def test_list_and_update_compositions(
+    store: SqlStore, make_model: MakeModel, make_modules: MakeModules
+) -> None:
+    a, b, c, d = make_modules(make_model())
+    first, _ = _compose(store, [a, b])
+    second, _ = _compose(store, [c, d], strategy="calibrated")
+    page = store.list_compositions(limit=1, offset=1)
+    assert (page.total, page.items) == (2, [second])
+    updated = store.update_composition_metrics(first.id, {"f1": 0.8}, accuracy=0.91)
+    assert (updated.accuracy, updated.metrics) == (0.91, {"f1": 0.8})
+    assert store.get_composition(updated.id) == updated
+    with pytest.raises(StoreError) as error:
+        store.get_composition("missing")
+    assert _code(error) == "NOT_FOUND"
+
+
+def test_composition_id_recipe() -> None:
+    expected = hashlib.sha256(
+        json.dumps(
+            {"module_ids": ["a", "b"], "strategy": "prune"}, sort_keys=True, separators=(",", ":")
+        ).encode()
+    ).hexdigest()[:24]
+    assert composition_id(["b", "a"], "prune") == composition_id(["a", "b"], "prune") == expected
+    assert composition_id(["a", "b"], "calibrated") != expected
+    for ids in ([], ["a", "a"]):
+        with pytest.raises(StoreError) as error:
+            composition_id(ids, "prune")
+        assert _code(error) == "INVALID_ARGUMENT"
+
+
+# -- timestamps -------------------------------------------------------------------------------
+
+
+def test_timestamps_are_timezone_aware_utc(
+    store: SqlStore, open_sql_store: Callable[..., SqlStore], make_model: MakeModel, make_modules: MakeModules
+) -> None:
+    before = datetime.now(UTC)
+    model = make_model()
+    (module,) = make_modules(model, classes=[0])
+    job = store.create_job("train")
+    claimed = store.claim_job("w")
+    assert claimed is not None
+    reader = open_sql_store(migrate=False)  # fresh connections: nothing cached from the writes
+    stamps = [
+        reader.get_model(model.id).created_at,
+        reader.get_module(module.id).created_at,
+        reader.get_job(job.id).created_at,
+        reader.get_job(job.id).started_at,
+        reader.get_job(job.id).heartbeat_at,
+    ]
+    for stamp in stamps:
+        assert stamp is not None and stamp.tzinfo is not None
+        assert stamp.utcoffset() == timedelta(0)
+        assert before - timedelta(seconds=1) <= stamp <= datetime.now(UTC) + timedelta(seconds=1)
