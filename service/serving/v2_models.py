@@ -1,0 +1,75 @@
+"""The JSON shapes of the Open Inference Protocol (KServe/Triton V2) REST API, as pydantic models.
+
+They validate the JSON part of an inference request (service.serving.v2 parses it from raw bytes,
+because of the binary tensor extension) and document the endpoints in OpenAPI. Unknown fields are
+ignored, as the protocol lets clients send extensions a server does not implement.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field
+
+# Strict: JSON 2.0 or "2" as a dimension is a client bug worth reporting, not guessing around.
+Dim = Annotated[int, Field(strict=True, ge=0)]
+Name = Annotated[str, Field(strict=True, min_length=1)]
+
+
+class RequestInput(BaseModel):
+    name: Name
+    shape: list[Dim]
+    datatype: Annotated[str, Field(strict=True, examples=["FP32"])]
+    parameters: dict[str, Any] | None = Field(
+        default=None, description='{"binary_data_size": n}: the tensor\'s bytes follow the JSON header'
+    )
+    data: list[Any] | None = Field(default=None, description="the tensor, flat or nested, row-major")
+
+
+class RequestOutput(BaseModel):
+    name: Name
+    parameters: dict[str, Any] | None = Field(
+        default=None, description='{"binary_data": true}: return this output as raw bytes after the JSON'
+    )
+
+
+class InferRequestBody(BaseModel):
+    id: Annotated[str, Field(strict=True)] | None = None
+    parameters: dict[str, Any] | None = Field(
+        default=None, description='{"binary_data_output": true}: default for outputs not listed'
+    )
+    inputs: Annotated[list[RequestInput], Field(min_length=1)]
+    outputs: list[RequestOutput] | None = Field(default=None, description="all outputs when absent")
+
+
+class ResponseOutput(BaseModel):
+    name: str
+    datatype: str
+    shape: list[int]
+    parameters: dict[str, Any] | None = None
+    data: list[float] | None = None
+
+
+class InferResponseBody(BaseModel):
+    model_name: str
+    model_version: str | None = None
+    id: str | None = None
+    outputs: list[ResponseOutput]
+
+
+class TensorMetadata(BaseModel):
+    name: str
+    datatype: str
+    shape: list[int] = Field(description="-1 marks the dynamic batch dimension")
+
+
+class ModelMetadata(BaseModel):
+    name: str
+    versions: list[str]
+    platform: str
+    inputs: list[TensorMetadata]
+    outputs: list[TensorMetadata]
+
+
+class V2Error(BaseModel):
+    error: str
