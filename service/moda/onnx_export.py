@@ -21,6 +21,7 @@ import onnxruntime as ort
 import torch
 
 from service.errors import ErrorCode, HubError
+from service.moda.combine import CombinedClassifier
 from service.moda.nets import ModularNet, config_of
 
 OPSET = 17
@@ -63,13 +64,15 @@ def onnx_session(data: bytes) -> ort.InferenceSession:
 
 
 def export_onnx(
-    model: ModularNet,
+    model: ModularNet | CombinedClassifier,
     labels: Sequence[str],
     class_indices: Sequence[int],
     metadata: Mapping[str, str] | None = None,
     check_batch: torch.Tensor | None = None,
 ) -> OnnxArtifact:
     """Export `model` (whose outputs are the classes `class_indices` named `labels`)."""
+    # Only a single network has an architecture config to record; a combination records its parts
+    # through the registry (module ids), not in the graph.
     if len(labels) != model.num_classes or len(class_indices) != model.num_classes:
         raise ValueError("one label and one class index per output is required")
     cpu_model = copy.deepcopy(model).cpu().eval()
@@ -83,7 +86,8 @@ def export_onnx(
     props = {
         "labels": json.dumps(list(labels)),
         "class_indices": json.dumps([int(i) for i in class_indices]),
-        "arch_config": json.dumps(config_of(model).to_dict()),
+        "input_spec": json.dumps(spec.to_dict()),
+        **({"arch_config": json.dumps(config_of(model).to_dict())} if isinstance(model, ModularNet) else {}),
         **(metadata or {}),
     }
     onnx.helper.set_model_props(proto, props)

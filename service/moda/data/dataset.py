@@ -70,6 +70,25 @@ class ImageDataset:
             input_spec=input_spec_from(x_train, self.input_spec.pixel_max),
         )
 
+    def restrict(self, classes: Sequence[int]) -> ImageDataset:
+        """Only `classes`, renumbered 0..k-1 in sorted order with their labels: a k-class dataset.
+
+        For training a model on part of the classes (it then has k outputs, not one per original class).
+        """
+        kept = self._check_classes(classes)
+        part = self.subset(kept)
+        renumber = torch.full((self.num_classes,), -1, dtype=torch.int64)
+        renumber[kept] = torch.arange(len(kept))
+        return ImageDataset(
+            name=self.name,
+            x_train=part.x_train,
+            y_train=renumber[part.y_train],
+            x_test=part.x_test,
+            y_test=renumber[part.y_test],
+            labels=[self.labels[c] for c in kept],
+            input_spec=part.input_spec,
+        )
+
     def _check_classes(self, classes: Sequence[int] | None) -> list[int]:
         if classes is None:
             return list(range(self.num_classes))

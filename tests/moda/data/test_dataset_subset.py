@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from service.errors import ErrorCode, HubError
-from service.moda.data import ImageDataset
+from service.moda.data import ImageDataset, load_dataset
 from service.moda.data.stats import input_spec_from
 
 
@@ -102,3 +102,13 @@ def test_bad_arguments_are_invalid(kwargs: dict, fragment: str) -> None:
         make_dataset().subset(**kwargs)
     assert info.value.code == ErrorCode.INVALID_ARGUMENT
     assert fragment in info.value.message
+
+
+def test_restrict_renumbers_the_kept_classes() -> None:
+    digits = load_dataset("digits")
+    part = digits.restrict([7, 2, 5])
+    assert part.labels == ["2", "5", "7"]
+    assert set(part.y_train.tolist()) == {0, 1, 2}
+    original = digits.y_test[torch.isin(digits.y_test, torch.tensor([2, 5, 7]))]
+    assert part.y_test.tolist() == [{2: 0, 5: 1, 7: 2}[int(c)] for c in original]
+    assert torch.equal(part.x_test, digits.x_test[torch.isin(digits.y_test, torch.tensor([2, 5, 7]))])
