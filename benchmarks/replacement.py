@@ -27,6 +27,7 @@ from service.moda.combine import CombinedClassifier, Pick, fit_calibration
 from service.moda.compose import compose, keep_plan, param_count
 from service.moda.data import DATASET_NAMES, ImageDataset, load_dataset
 from service.moda.decompose import DEFAULT_TAU, activation_rates, class_masks
+from service.moda.metrics import per_class_accuracy
 from service.moda.nets import ArchConfig, ModularNet, build_model
 from service.moda.onnx_export import export_onnx
 from service.moda.training import TrainConfig, predict_logits, train
@@ -54,11 +55,6 @@ def fit(data: ImageDataset, arch: str, config: TrainConfig, label: str) -> Modul
     model = build_model(ArchConfig(arch, data.input_spec, data.num_classes))
     train(model, data, config, EpochBar(label, config.epochs))
     return model.eval()
-
-
-def per_class_accuracy(logits: torch.Tensor, y: torch.Tensor, k: int) -> list[float]:
-    predicted = logits.argmax(dim=1)
-    return [100.0 * (predicted[y == c] == c).float().mean().item() for c in range(k)]
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

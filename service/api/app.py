@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from starlette.responses import Response
+from fastapi import FastAPI
 
 from modules_store import open_artifact_store, open_store
 from service.api.app_info import VERSION
 from service.api.deps import Services
-from service.api.errors import error_response, install_error_handlers
+from service.api.errors import install_error_handlers
+from service.api.guards import ApiKeyGate, BodySizeLimit
 from service.api.routes import compositions, health, jobs, models, modules, v2
 from service.api.telemetry import Telemetry
 from service.config import Settings, get_settings
-from service.errors import ErrorCode
+from service.jobs.composer import Composer
 from service.jobs.executor import make_executor
 from service.jobs.reaper import Reaper
-from service.serving.composer import Composer
 from service.serving.sessions import SessionCache
 
 log = logging.getLogger(__name__)
@@ -69,18 +68,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.telemetry = telemetry
     app.middleware("http")(telemetry.middleware)
 
-    @app.middleware("http")
-    async def limit_upload_size(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > settings.max_upload_bytes:
-            return error_response(
-                request, 413, ErrorCode.PAYLOAD_TOO_LARGE,
-                f"request body of {int(length)} bytes exceeds MODA_MAX_UPLOAD_MB={settings.max_upload_mb:g}",
-            )  # fmt: skip
-        response: Response = await call_next(request)
-        return response
+    # Added last, so they run first: before telemetry, and before any route reads the body.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes, max_mb=settings.max_upload_mb)
+    app.add_middleware(ApiKeyGate, router=app.router, api_key=settings.api_key)  # the outermost
 
     for router in (jobs.router, models.router, modules.router, compositions.router, v2.router, health.router):
         app.include_router(router)

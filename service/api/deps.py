@@ -11,8 +11,8 @@ from fastapi import Depends, Request
 from modules_store import ArtifactStore, RegistryStore
 from service.config import Settings
 from service.errors import ErrorCode, HubError
+from service.jobs.composer import Composer
 from service.jobs.executor import Executor
-from service.serving.composer import Composer
 from service.serving.sessions import SessionCache
 
 
@@ -65,15 +65,23 @@ SessionsDep = Annotated[SessionCache, Depends(get_sessions)]
 ExecutorDep = Annotated[Executor, Depends(get_executor)]
 
 
-def require_api_key(request: Request, settings: SettingsDep) -> None:
-    """When MODA_API_KEY is set, mutating endpoints need `Authorization: Bearer <key>`."""
-    if not settings.api_key:
-        return
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), settings.api_key):
+def check_api_key(authorization: str, api_key: str) -> None:
+    """UNAUTHENTICATED unless the `Authorization` header value is `Bearer <api_key>`."""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), api_key.encode()):
         raise HubError(
             ErrorCode.UNAUTHENTICATED, "this endpoint needs 'Authorization: Bearer <MODA_API_KEY>'"
         )
+
+
+def require_api_key(request: Request, settings: SettingsDep) -> None:
+    """When MODA_API_KEY is set, mutating endpoints need `Authorization: Bearer <key>`.
+
+    service.api.guards.ApiKeyGate enforces this before the body is read, for every route that
+    declares this dependency; the dependency itself checks again wherever the gate is not mounted.
+    """
+    if settings.api_key:
+        check_api_key(request.headers.get("authorization", ""), settings.api_key)
 
 
 Authorized = Depends(require_api_key)

@@ -103,8 +103,11 @@ class CompositionCreate(BaseModel):
     modules: list[str] = Field(min_length=1, description="module ids")
     calibration: Literal["auto", "none"] = Field(
         default="auto",
-        description="modules of several models are calibrated by a job unless 'none' (raw logits)",
+        description="modules of several models are calibrated by a `calibrate` job (202) unless 'none' "
+        "(raw logits side by side, 201)",
     )
+    dataset: str | None = Field(default=None, description="calibration data; default the first model's dataset")
+    data_dir: str | None = None
 
 
 class CompositionPublic(Public):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from functools import lru_cache
 
-from celery import Celery
+from celery import Celery, Task
 
 from modules_store import ArtifactStore, Job, RegistryStore
 from service.config import Settings
@@ -19,6 +19,7 @@ from service.jobs.worker import open_backends, worker_id
 
 log = logging.getLogger(__name__)
 TASK = "moda.run_job"
+CLAIM_RETRY_S = 5.0  # how long a task waits to try again when the registry cannot be reached
 
 
 @lru_cache(maxsize=1)
@@ -41,11 +42,19 @@ def make_celery(settings: Settings) -> Celery:
     )
     settings_json = settings.model_dump_json()
 
-    @app.task(name=TASK)
-    def run_job_task(job_id: str) -> None:
-        settings, store, artifacts = _backends(settings_json)
+    # shared=False: a shared task would be added to every later app too, and as the name is taken
+    # there, the later app's own task (with its own settings) would be dropped for this one.
+    @app.task(name=TASK, bind=True, max_retries=None, shared=False)
+    def run_job_task(self: Task, job_id: str) -> None:
         me = worker_id("celery")
-        job = store.claim_job(me, job_id=job_id)
+        try:
+            settings, store, artifacts = _backends(settings_json)
+            job = store.claim_job(me, job_id=job_id)
+        except Exception as error:
+            # Nothing ran and the job is still queued, which no reaper looks at: consuming this
+            # message now would strand the job for good. Keep it, as a retry, until the database is back.
+            log.warning("job %s not claimed (%s); retrying in %ss", job_id, error, CLAIM_RETRY_S)
+            raise self.retry(exc=error, countdown=CLAIM_RETRY_S) from error
         if job is None:  # cancelled while queued, or already taken by another delivery
             log.info("job %s is no longer queued; nothing to do", job_id)
             return

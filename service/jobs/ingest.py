@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from service.errors import ErrorCode, HubError
 from service.jobs.context import JobContext
 from service.jobs.params import IngestParams
 from service.jobs.registration import modularize, register_dataset, register_model
@@ -18,7 +19,22 @@ from service.moda.serialization import load_weights, read_state_dict
 
 
 def load_uploaded(data: ImageDataset, arch: str, labels: list[str], weights: bytes) -> ModularNet:
-    """Build `arch` for the dataset's input and `labels`, and load the uploaded weights strictly."""
+    """Build `arch` for the dataset's input and `labels`, and load the uploaded weights strictly.
+
+    `labels` name the dataset's classes in order: one per class, all distinct (modules are
+    decomposed on the dataset's samples and compositions key their outputs by label).
+    """
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise HubError(
+            ErrorCode.INVALID_ARGUMENT, f"labels must be distinct; repeated: {', '.join(repeated)}"
+        )
+    if len(labels) != data.num_classes:
+        raise HubError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"{len(labels)} labels given, but the dataset {data.name!r} has {data.num_classes} classes: "
+            "give one label per class, in class order",
+        )
     config = ArchConfig(arch, data.input_spec, len(labels))
     return load_weights(config, read_state_dict(weights))
 

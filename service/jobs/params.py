@@ -14,6 +14,7 @@ from service.moda.nets import ARCHITECTURES
 DatasetName = Literal[DATASET_NAMES]  # type: ignore[valid-type]
 ArchName = Literal[tuple(ARCHITECTURES)]  # type: ignore[valid-type]
 Tau = Annotated[float, Field(gt=0.0, le=1.0, description="activation-rate threshold of a module's mask")]
+Fraction = Annotated[float, Field(gt=0.0, le=1.0)]
 ModelName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 
 
@@ -44,6 +45,13 @@ class TrainParams(DataParams):
     seed: int = Field(default=0, ge=0)
     tau: Tau = DEFAULT_TAU
     name: ModelName | None = Field(default=None, description="model name; default <dataset>-<arch>")
+    classes: list[int] | None = Field(
+        default=None, min_length=2, description="train on these classes of the dataset only (one output each)"
+    )
+    train_fraction: Fraction | dict[int, Fraction] = Field(
+        default=1.0,
+        description="fraction of each class's training samples to use: one number, or class index -> fraction",
+    )
 
 
 class IngestParams(DataParams):
@@ -65,10 +73,33 @@ class ModularizeParams(DataParams):
     dataset: DatasetName | None = None  # type: ignore[assignment]  # None: the model's own dataset
 
 
+class CalibrateParams(JobParams):
+    """Compose modules of several models and calibrate their logits on a dataset."""
+
+    module_ids: list[str] = Field(min_length=2)
+    dataset: DatasetName | None = Field(default=None, description="default: the first model's dataset")
+    data_dir: str | None = None
+
+
+class ReplaceParams(JobParams):
+    """Repair class `target_class` of the weak model `model_id` with `module_id` from a stronger model."""
+
+    model_id: str = Field(description="the weak model")
+    target_class: int = Field(ge=0, description="the weak class, as an index of the weak model")
+    module_id: str = Field(description="a module of that class from a stronger model with the same input")
+    classes: list[int] | None = Field(default=None, description="weak-model classes to keep; default all")
+    dataset: DatasetName | None = Field(
+        default=None, description="calibration data; default the weak model's"
+    )
+    data_dir: str | None = None
+
+
 JOB_PARAMS: dict[str, type[JobParams]] = {
     "train": TrainParams,
     "ingest": IngestParams,
     "modularize": ModularizeParams,
+    "calibrate": CalibrateParams,
+    "replace": ReplaceParams,
 }
 
 

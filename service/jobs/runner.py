@@ -9,6 +9,7 @@ from typing import Any
 from modules_store import ArtifactStore, Job, JobStatus, RegistryStore, StoreError
 from service.config import Settings
 from service.errors import HubError
+from service.jobs.calibrate import run_calibrate, run_replace
 from service.jobs.context import JobCancelled, JobContext
 from service.jobs.ingest import run_ingest
 from service.jobs.modularize import run_modularize
@@ -22,12 +23,9 @@ JOB_FUNCTIONS: dict[str, JobFunction] = {
     "train": run_train,
     "ingest": run_ingest,
     "modularize": run_modularize,
+    "calibrate": run_calibrate,
+    "replace": run_replace,
 }
-
-
-def register_job_kind(kind: str, function: JobFunction) -> None:
-    """Extension point for kinds defined outside this package (replacement, calibration)."""
-    JOB_FUNCTIONS[kind] = function
 
 
 def run_job(

@@ -8,7 +8,8 @@ from modules_store import Job, RegistryStore
 from service.config import Settings
 from service.errors import ErrorCode, HubError
 from service.jobs.executor import Executor
-from service.jobs.params import ModularizeParams, parse_params
+from service.jobs.params import DataParams, ModularizeParams, parse_params
+from service.moda.data.sandbox import resolve_data_dir
 
 
 def submit_job(
@@ -16,6 +17,9 @@ def submit_job(
 ) -> Job:
     """Bad parameters raise INVALID_ARGUMENT here, before anything is queued."""
     parsed = parse_params(kind, params)
+    if isinstance(parsed, DataParams) and parsed.dataset is not None:
+        # A data_dir outside MODA_DATASETS_DIR is refused now, not by a failed job later.
+        resolve_data_dir(settings.resolved_datasets_dir, parsed.dataset, parsed.data_dir)
     if isinstance(parsed, ModularizeParams):
         _check_modularize(store, parsed)
     job = store.create_job(kind, parsed.model_dump(mode="json"), max_attempts=settings.max_attempts)

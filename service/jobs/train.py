@@ -16,7 +16,9 @@ from service.moda.training import TrainConfig, train
 
 def run_train(ctx: JobContext, p: TrainParams) -> dict[str, Any]:
     ctx.report(stage="loading data", dataset=p.dataset)
-    data = open_dataset(ctx.settings.resolved_datasets_dir, p.dataset, p.data_dir)
+    full = open_dataset(ctx.settings.resolved_datasets_dir, p.dataset, p.data_dir)
+    data = full if p.train_fraction == 1.0 else full.subset(train_fraction=p.train_fraction, seed=p.seed)
+    data = data if p.classes is None else data.restrict(p.classes)
     torch.manual_seed(p.seed)
     net = build_model(ArchConfig(p.arch, data.input_spec, data.num_classes))
     config = TrainConfig(
@@ -31,7 +33,7 @@ def run_train(ctx: JobContext, p: TrainParams) -> dict[str, Any]:
         ctx,
         net,
         data,
-        register_dataset(ctx, data, p.dataset, p.data_dir),
+        register_dataset(ctx, full, p.dataset, p.data_dir),
         name=p.name or f"{p.dataset}-{p.arch}",
         labels=data.labels,
         weights=(p.alpha, p.beta, p.gamma),

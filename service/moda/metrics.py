@@ -80,3 +80,9 @@ def count_macs(model: nn.Module, example: torch.Tensor) -> int:
         for h in handles:
             h.remove()
     return macs
+
+
+def per_class_accuracy(logits: torch.Tensor, y: torch.Tensor, num_classes: int) -> list[float]:
+    """Accuracy (percent) on the samples of each class 0..num_classes-1; NaN for a class without samples."""
+    predicted = logits.argmax(dim=1)
+    return [100.0 * (predicted[y == c] == c).float().mean().item() for c in range(num_classes)]

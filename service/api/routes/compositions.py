@@ -8,18 +8,22 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from service.api.deps import ArtifactsDep, Authorized, ComposerDep, ServicesDep, StoreDep
+from modules_store import composition_id
+from service.api.deps import ArtifactsDep, Authorized, ComposerDep, ExecutorDep, ServicesDep, SettingsDep, StoreDep
 from service.api.downloads import artifact_response
 from service.api.inference import decode_request_inputs, logits_of, spec_of
 from service.api.schemas import (
     ComposePredictRequest,
     CompositionCreate,
     CompositionPublic,
+    JobPublic,
     PagePublic,
     PredictRequest,
     PredictResponse,
     page_of,
 )
+from service.jobs.composer import CALIBRATED
+from service.jobs.submit import submit_job
 from service.serving.inputs import decode_tensor
 from service.serving.predictions import to_predictions
 
@@ -33,9 +37,7 @@ PREDICT_BODY: dict[str, Any] = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "properties": {
-                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}}
-                    },
+                    "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}},
                     "required": ["files"],
                 }
             },
@@ -48,12 +50,33 @@ PREDICT_BODY: dict[str, Any] = {
     "/v1/compositions",
     response_model=CompositionPublic,
     status_code=201,
-    responses={200: {"model": CompositionPublic, "description": "the composition existed already"}},
+    responses={
+        200: {"model": CompositionPublic, "description": "the composition existed already"},
+        202: {"model": JobPublic, "description": "modules of several models: a calibrate job will make it"},
+    },
     dependencies=[Authorized],
 )
-def create_composition(body: CompositionCreate, composer: ComposerDep) -> JSONResponse:
-    """Compose modules into a smaller classifier (201), or return the existing one (200)."""
-    composition, created = composer.compose(body.modules)
+def create_composition(
+    body: CompositionCreate, composer: ComposerDep, store: StoreDep, executor: ExecutorDep, settings: SettingsDep
+) -> JSONResponse:
+    """Compose modules into a smaller classifier (201), or return the existing one (200).
+
+    Modules of one model are pruned out of it at once. Modules of several models run each model's
+    pruned part once; their logits are calibrated by a `calibrate` job (202, its result names the
+    composition) unless `calibration` is 'none'."""
+    _, models = composer.selection(body.modules)
+    if len(models) == 1:
+        composition, created = composer.compose(body.modules)
+    elif body.calibration == "none":
+        composition, created = composer.concat(body.modules)
+    else:
+        found = composer.existing(composition_id(body.modules, CALIBRATED))
+        if found is None:
+            params = {"module_ids": body.modules, "dataset": body.dataset, "data_dir": body.data_dir}
+            job = submit_job(store, executor, settings, "calibrate", params)
+            headers = {"Location": f"/v1/jobs/{job.id}"}
+            return JSONResponse(JobPublic.of(job).model_dump(mode="json"), status_code=202, headers=headers)
+        composition, created = found, False
     payload = CompositionPublic.of(composition).model_dump(mode="json")
     return JSONResponse(payload, status_code=201 if created else 200)
 
@@ -77,18 +100,12 @@ def get_composition(composition_id: str, store: StoreDep) -> CompositionPublic:
     response_class=Response,
     responses={200: {"content": {"application/onnx": {}}}},
 )
-def download_composition(
-    composition_id: str, request: Request, store: StoreDep, artifacts: ArtifactsDep
-) -> Response:
+def download_composition(composition_id: str, request: Request, store: StoreDep, artifacts: ArtifactsDep) -> Response:
     composition = store.get_composition(composition_id)
-    return artifact_response(
-        request, artifacts, composition.onnx_sha256, f"composition-{composition.id}.onnx"
-    )
+    return artifact_response(request, artifacts, composition.onnx_sha256, f"composition-{composition.id}.onnx")
 
 
-@router.post(
-    "/v1/compositions/{composition_id}/predict", response_model=PredictResponse, openapi_extra=PREDICT_BODY
-)
+@router.post("/v1/compositions/{composition_id}/predict", response_model=PredictResponse, openapi_extra=PREDICT_BODY)
 async def predict(composition_id: str, request: Request, services: ServicesDep) -> dict:
     """Classify a batch: JSON `{"inputs": [...]}` of raw pixels, or image files in the field `files`."""
     composition = await run_in_threadpool(services.store.get_composition, composition_id)

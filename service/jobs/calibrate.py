@@ -1,0 +1,157 @@
+"""The `calibrate` and `replace` jobs: classifiers made of several models, calibrated on data.
+
+    calibrate   modules of several models -> each model's pruned part, one K×K calibration
+    replace     weak model W, its class c, a module of class c from model S -> W's own logits for
+                its other classes and S's module for c, one K×K calibration (the paper's RQ2)
+
+Both fit the calibration on the dataset's training split (default: the first/weak model's own
+data) with every network frozen, and record per-class test accuracy before and after.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+import torch
+
+from modules_store import Module, composition_id
+from service.errors import ErrorCode, HubError
+from service.jobs.composer import CALIBRATED, REPLACE, Built, Composer, _class_entry, samples_of
+from service.jobs.context import JobContext
+from service.jobs.params import CalibrateParams, ReplaceParams
+from service.moda.combine import CombinedClassifier, Pick, fit_calibration
+from service.moda.data import ImageDataset
+from service.moda.metrics import per_class_accuracy
+from service.moda.spec import InputSpec
+from service.moda.training import predict_logits
+
+
+def _calibrate_and_store(
+    ctx: JobContext,
+    composer: Composer,
+    cid: str,
+    strategy: str,
+    built: Built,
+    module_ids: list[str],
+    data: ImageDataset,
+    baseline: torch.Tensor | None = None,
+) -> dict[str, Any]:
+    """Fit the calibration, measure per class before/after, store; `baseline`: logits to compare with."""
+    labels = [c["label"] for c in built.classes]
+    x, y = samples_of(data, labels, "train")
+    if len(y) == 0:
+        raise HubError(
+            ErrorCode.INVALID_ARGUMENT, f"dataset {data.name!r} has no training samples of {labels}"
+        )
+    ctx.report(stage="calibrating", samples=len(y))
+    assert isinstance(built.net, CombinedClassifier)
+    x_test, y_test = samples_of(data, labels, "test")
+    before_logits = baseline if baseline is not None else predict_logits(built.net, x_test)
+    calibration = fit_calibration(built.net, x, y)
+    built.net.calibration = calibration.layer
+    ctx.check_cancelled()
+    before = per_class_accuracy(before_logits, y_test, len(labels))
+    after = per_class_accuracy(predict_logits(built.net, x_test), y_test, len(labels))
+    per_class = [
+        {"label": lab, "before": b, "after": a} for lab, b, a in zip(labels, before, after, strict=True)
+    ]
+    ctx.report(stage="exporting")
+    composition, _ = composer.store_built(
+        cid, strategy, built, module_ids, test_data=(x_test, y_test), job_id=ctx.job.id,
+        metrics={"per_class_accuracy": per_class, "calibration_train_loss": calibration.train_loss,
+                 "calibration_train_accuracy": calibration.train_accuracy},
+    )  # fmt: skip
+    return {"composition_id": composition.id, "per_class_accuracy": per_class}
+
+
+def run_calibrate(ctx: JobContext, p: CalibrateParams) -> dict[str, Any]:
+    composer = Composer(ctx.store, ctx.artifacts, ctx.settings)
+    modules, models = composer.selection(p.module_ids)
+    cid = composition_id(p.module_ids, CALIBRATED)
+    found = composer.existing(cid)
+    if found is not None:
+        return {"composition_id": found.id}
+    ctx.report(stage="loading data")
+    data = composer.dataset_of(next(iter(models.values())), p.dataset, p.data_dir)
+    built = composer.combine(modules, models)
+    return _calibrate_and_store(ctx, composer, cid, CALIBRATED, built, [m.id for m in modules], data)
+
+
+def _provenance_modules(ctx: JobContext, model_id: str, classes: list[int]) -> dict[int, Module]:
+    """A module of each of the weak model's kept classes, naming where each output comes from."""
+    found: dict[int, Module] = {}
+    for module in ctx.store.list_modules(model_id, limit=1000).items:
+        found.setdefault(module.class_index, module)
+    missing = [c for c in classes if c not in found]
+    if missing:
+        raise HubError(
+            ErrorCode.NOT_FOUND, f"model {model_id} has no modules for classes {missing}: modularize it"
+        )
+    return found
+
+
+def run_replace(ctx: JobContext, p: ReplaceParams) -> dict[str, Any]:
+    composer = Composer(ctx.store, ctx.artifacts, ctx.settings)
+    weak = ctx.store.get_model(p.model_id)
+    donor = ctx.store.get_module(p.module_id)
+    strong = ctx.store.get_model(donor.model_id)
+    check_replacement(weak.labels, weak.input_spec, strong.input_spec, p, donor)
+    kept = sorted(p.classes) if p.classes else list(range(len(weak.labels)))
+    own = _provenance_modules(ctx, weak.id, [c for c in kept if c != p.target_class])
+
+    parts = [composer.full_part(weak), composer.pruned_part(strong, [donor])]
+    picks = [Pick(1, 0) if c == p.target_class else Pick(0, c) for c in kept]
+    entries = [donor if c == p.target_class else own[c] for c in kept]
+    classes = [_class_entry(i, m) for i, m in enumerate(entries)]
+    spec = InputSpec.from_dict(weak.input_spec)
+    built = Built(CombinedClassifier([part.net for part in parts], picks, spec), classes, parts)
+
+    ctx.report(stage="loading data")
+    data = composer.dataset_of(weak, p.dataset, p.data_dir)
+    x_test, _ = samples_of(data, [weak.labels[c] for c in kept], "test")
+    weak_alone = predict_logits(parts[0].net, x_test)[:, kept]  # W restricted to the kept classes
+    module_ids = [m.id for m in entries]
+    cid = composition_id(module_ids, REPLACE)
+    found = composer.existing(cid)
+    if found is not None:
+        return {"composition_id": found.id}
+    result = _calibrate_and_store(ctx, composer, cid, REPLACE, built, module_ids, data, baseline=weak_alone)
+    target = kept.index(p.target_class)
+    rows = result["per_class_accuracy"]
+    others = [r for i, r in enumerate(rows) if i != target]
+    result |= {
+        "target_class": {"label": rows[target]["label"], **{k: rows[target][k] for k in ("before", "after")}},
+        "other_classes": {
+            "before": statistics.fmean(r["before"] for r in others) if others else None,
+            "after": statistics.fmean(r["after"] for r in others) if others else None,
+        },
+    }
+    return result
+
+
+def check_replacement(
+    weak_labels: list[str], weak_spec: dict, strong_spec: dict, p: ReplaceParams, donor: Module
+) -> None:
+    if not 0 <= p.target_class < len(weak_labels):
+        raise HubError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"target_class {p.target_class} is not a class of the weak model (0..{len(weak_labels) - 1})",
+        )
+    if donor.label != weak_labels[p.target_class]:
+        raise HubError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"module {donor.id} is of class {donor.label!r}; the weak model's class {p.target_class} is "
+            f"{weak_labels[p.target_class]!r}",
+        )
+    if not InputSpec.from_dict(weak_spec).same_input(InputSpec.from_dict(strong_spec)):
+        raise HubError(
+            ErrorCode.INCOMPATIBLE_MODULES, "the module's model takes a different input than the weak model"
+        )
+    if p.classes is not None:
+        bad = [c for c in p.classes if not 0 <= c < len(weak_labels)]
+        if bad or p.target_class not in p.classes or len(set(p.classes)) != len(p.classes):
+            raise HubError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"classes must be distinct classes of the weak model and include target_class; got {p.classes}",
+            )

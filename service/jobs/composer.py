@@ -1,0 +1,261 @@
+"""Making compositions: from module ids to a stored, verified ONNX classifier.
+
+    prune       modules of one model: the union of their masks sliced out of the model (synchronous)
+    concat      modules of several models, raw logits side by side (calibration "none"; synchronous)
+    calibrated  modules of several models, each model's pruned part run once, then a K×K
+                calibration fitted on data with every part frozen (a `calibrate` job)
+    replace     a weak model's own logits for its classes with one class taken from another
+                model's module, calibrated the same way (a `replace` job)
+
+A composition's id hashes its sorted module ids and its strategy, so asking twice (in any order)
+returns the same composition.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import torch
+from torch import nn
+
+from modules_store import ArtifactStore, Composition, Model, Module, NotFound, RegistryStore, composition_id
+from service.config import Settings
+from service.errors import ErrorCode, HubError
+from service.moda.combine import CombinedClassifier, Pick
+from service.moda.compose import compose, keep_plan, param_count
+from service.moda.data import ImageDataset
+from service.moda.data.sandbox import open_dataset, split_dataset_key
+from service.moda.decompose import ClassMask
+from service.moda.metrics import count_macs
+from service.moda.nets import ModularNet
+from service.moda.onnx_export import export_onnx
+from service.moda.serialization import load_checkpoint, load_mask
+from service.moda.spec import InputSpec
+from service.moda.training import accuracy, predict_logits
+
+PRUNE, CONCAT, CALIBRATED, REPLACE = "prune", "concat", "calibrated", "replace"
+
+
+@lru_cache(maxsize=8)
+def _network(artifacts: ArtifactStore, weights_sha256: str) -> ModularNet:
+    return load_checkpoint(artifacts.get_bytes(weights_sha256))
+
+
+@lru_cache(maxsize=256)
+def _mask(artifacts: ArtifactStore, mask_sha256: str) -> ClassMask:
+    return load_mask(artifacts.get_bytes(mask_sha256))
+
+
+def _describe(spec: InputSpec) -> str:
+    c, h, w = spec.shape
+    return f"{c}×{h}×{w} pixels on a 0..{spec.pixel_max:g} scale"
+
+
+def check_selection(modules: Sequence[Module], models: dict[str, Model]) -> None:
+    """Refuse selections no classifier can be made of, naming what is wrong."""
+    if not modules:
+        raise HubError(ErrorCode.INVALID_ARGUMENT, "a composition needs at least one module")
+    ids = [m.id for m in modules]
+    if len(set(ids)) != len(ids):
+        raise HubError(ErrorCode.INVALID_ARGUMENT, "a module is listed twice")
+    classes = [(m.model_id, m.class_index) for m in modules]
+    if len(set(classes)) != len(classes):
+        raise HubError(
+            ErrorCode.INVALID_ARGUMENT,
+            "two modules of the same class of the same model (different τ): choose one",
+        )
+    labels = [m.label for m in modules]
+    if len(set(labels)) != len(labels):
+        raise HubError(ErrorCode.INVALID_ARGUMENT, f"labels must be distinct in a composition: {labels}")
+    first = next(iter(models.values()))
+    first_spec = InputSpec.from_dict(first.input_spec)
+    for model in models.values():
+        spec = InputSpec.from_dict(model.input_spec)
+        if not spec.same_input(first_spec):
+            raise HubError(
+                ErrorCode.INCOMPATIBLE_MODULES,
+                "modules of models with different inputs cannot be composed: "
+                f"{first.name} v{first.version} takes {_describe(first_spec)}, "
+                f"{model.name} v{model.version} takes {_describe(spec)}",
+            )
+
+
+@dataclass(frozen=True)
+class Part:
+    """One source network of a composition and the outputs taken from it."""
+
+    model: Model
+    net: nn.Module
+    size: int  # parameters it contributes (pruned part or full model)
+    full_size: int  # parameters of its source model
+
+
+@dataclass(frozen=True)
+class Built:
+    """A classifier ready to store: the network, its output classes, its parts."""
+
+    net: ModularNet | CombinedClassifier
+    classes: list[dict[str, Any]]  # output order
+    parts: list[Part]
+
+
+class Composer:
+    def __init__(self, store: RegistryStore, artifacts: ArtifactStore, settings: Settings) -> None:
+        self.store = store
+        self.artifacts = artifacts
+        self.settings = settings
+        self._lock = threading.Lock()  # one build at a time: each is CPU-bound and memory-hungry
+
+    # -- selections ---------------------------------------------------------------------------
+
+    def selection(self, module_ids: Sequence[str]) -> tuple[list[Module], dict[str, Model]]:
+        """The modules (sorted by model, then class) and their models, checked to be composable."""
+        modules = self.store.get_modules(list(module_ids))
+        models = {m.model_id: self.store.get_model(m.model_id) for m in modules}
+        check_selection(modules, models)
+        return sorted(modules, key=lambda m: (m.model_id, m.class_index)), models
+
+    def existing(self, cid: str) -> Composition | None:
+        try:
+            return self.store.get_composition(cid)
+        except NotFound:
+            return None
+
+    def dataset_of(
+        self, model: Model, dataset: str | None = None, data_dir: str | None = None
+    ) -> ImageDataset:
+        """The data named, or the model's own training data."""
+        if dataset is None:
+            if model.dataset_id is None:
+                raise HubError(
+                    ErrorCode.INVALID_ARGUMENT, f"model {model.id} has no dataset on record: name one"
+                )
+            dataset, data_dir = split_dataset_key(self.store.get_dataset(model.dataset_id).name)
+        return open_dataset(self.settings.resolved_datasets_dir, dataset, data_dir)
+
+    # -- building -----------------------------------------------------------------------------
+
+    def pruned_part(self, model: Model, modules: Sequence[Module]) -> Part:
+        net = _network(self.artifacts, model.weights_sha256)
+        plan = keep_plan(net, [_mask(self.artifacts, m.mask_sha256) for m in modules])
+        part = compose(net, plan)
+        return Part(model, part, param_count(part), param_count(net))
+
+    def full_part(self, model: Model) -> Part:
+        net = _network(self.artifacts, model.weights_sha256)
+        return Part(model, net, param_count(net), param_count(net))
+
+    def combine(self, modules: Sequence[Module], models: dict[str, Model]) -> Built:
+        """Each model's pruned part run once, outputs in (model, class) order."""
+        parts, picks, classes = [], [], []
+        for model_id, model in models.items():
+            own = [m for m in modules if m.model_id == model_id]
+            parts.append(self.pruned_part(model, own))
+            picks += [Pick(len(parts) - 1, column) for column in range(len(own))]
+        ordered = [m for model_id in models for m in modules if m.model_id == model_id]
+        classes = [_class_entry(i, m) for i, m in enumerate(ordered)]
+        spec = InputSpec.from_dict(next(iter(models.values())).input_spec)
+        return Built(CombinedClassifier([p.net for p in parts], picks, spec), classes, parts)
+
+    def store_built(
+        self,
+        cid: str,
+        strategy: str,
+        built: Built,
+        module_ids: Sequence[str],
+        *,
+        test_data: tuple[torch.Tensor, torch.Tensor] | None,
+        metrics: dict[str, Any] | None = None,
+        job_id: str | None = None,
+    ) -> tuple[Composition, bool]:
+        """Export `built`, store the ONNX and the composition row (idempotent on `cid`)."""
+        labels = [c["label"] for c in built.classes]
+        indices = [c["class_index"] for c in built.classes]
+        onnx = export_onnx(built.net, labels, indices, metadata={"composition_id": cid, "strategy": strategy})
+        example = torch.zeros(1, *built.net.spec.shape)  # (1, C, H, W)
+        accuracy_pct = None
+        if test_data is not None and len(test_data[1]):
+            accuracy_pct = accuracy(predict_logits(built.net, test_data[0]), test_data[1])
+        params = sum(p.size for p in built.parts)
+        return self.store.create_composition(
+            composition_id=cid,
+            strategy=strategy,
+            module_ids=list(module_ids),
+            classes=built.classes,
+            input_spec=built.net.spec.to_dict(),
+            onnx_sha256=self.artifacts.put_bytes(onnx.data),
+            params=params,
+            size_ratio=params / sum(p.full_size for p in built.parts),
+            macs=count_macs(built.net, example),
+            accuracy=accuracy_pct,
+            metrics={"onnx_max_abs_diff": onnx.max_abs_diff, **(metrics or {})},
+            job_id=job_id,
+        )
+
+    # -- synchronous strategies ---------------------------------------------------------------
+
+    def compose(self, module_ids: Sequence[str]) -> tuple[Composition, bool]:
+        """Modules of one model, pruned: (composition, created)."""
+        modules, models = self.selection(module_ids)
+        if len(models) > 1:
+            raise HubError(
+                ErrorCode.INCOMPATIBLE_MODULES,
+                "the modules come from several models: their logits need calibration "
+                "(POST /v1/compositions with calibration 'auto', or 'none' for raw logits)",
+            )
+        cid = composition_id(list(module_ids), PRUNE)
+        found = self.existing(cid)
+        if found is not None:
+            return found, False
+        (model,) = models.values()
+        with self._lock:
+            part = self.pruned_part(model, modules)
+            classes = [_class_entry(i, m) for i, m in enumerate(modules)]
+            built = Built(part.net, classes, [part])  # type: ignore[arg-type]
+            return self.store_built(
+                cid, PRUNE, built, [m.id for m in modules], test_data=self._test_split(model, modules)
+            )
+
+    def concat(self, module_ids: Sequence[str]) -> tuple[Composition, bool]:
+        """Modules of several models, uncalibrated logits side by side."""
+        modules, models = self.selection(module_ids)
+        cid = composition_id(list(module_ids), CONCAT)
+        found = self.existing(cid)
+        if found is not None:
+            return found, False
+        with self._lock:
+            built = self.combine(modules, models)
+            return self.store_built(cid, CONCAT, built, [m.id for m in modules], test_data=None)
+
+    def _test_split(
+        self, model: Model, modules: Sequence[Module]
+    ) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The model's test samples of the selected classes, labelled by output position."""
+        try:
+            data = self.dataset_of(model)
+        except HubError:
+            return None  # the data is not on this server: accuracy stays unmeasured
+        return samples_of(data, [m.label for m in modules], split="test")
+
+
+def _class_entry(index: int, module: Module) -> dict[str, Any]:
+    return {"index": index, "label": module.label, "module_id": module.id, "model_id": module.model_id,
+            "class_index": module.class_index}  # fmt: skip
+
+
+def samples_of(data: ImageDataset, labels: Sequence[str], split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Samples of the classes named `labels`, with targets = position in `labels` (N, C, H, W), (N,)."""
+    missing = [label for label in labels if label not in data.labels]
+    if missing:
+        raise HubError(ErrorCode.INVALID_ARGUMENT, f"dataset {data.name!r} has no classes named {missing}")
+    x, y = (data.x_train, data.y_train) if split == "train" else (data.x_test, data.y_test)
+    position = torch.full((data.num_classes,), -1, dtype=torch.int64)
+    for i, label in enumerate(labels):
+        position[data.labels.index(label)] = i
+    target = position[y]
+    keep = target >= 0
+    return x[keep], target[keep]
