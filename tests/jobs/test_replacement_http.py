@@ -1,0 +1,158 @@
+"""Module replacement and cross-model compositions, end to end through the HTTP API.
+
+A weak digits model sees only 3% of the training samples of class 3; a strong model sees all.
+Replacing the weak model's class 3 with the strong model's module must raise that class's
+accuracy, and the result must be served like any composition (/v1 and the V2 protocol).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from service.moda.data import load_dataset
+from tests.live_server import LiveServer, wait_for
+
+TERMINAL = {"succeeded", "failed", "cancelled"}
+TARGET = 3
+
+
+def finished(client: httpx.Client, job: dict[str, Any], timeout: float = 240.0) -> dict[str, Any]:
+    def poll() -> dict[str, Any] | None:
+        current = client.get(f"/v1/jobs/{job['id']}").json()
+        return current if current["status"] in TERMINAL else None
+
+    done = wait_for(poll, timeout=timeout, what=f"job {job['id']} ({job['kind']})")
+    assert done["status"] == "succeeded", done["error"]
+    return done
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    server = LiveServer(tmp_path_factory.mktemp("replace-home")).start()
+    try:
+        with server.client() as c:
+            yield c
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def models(client: httpx.Client) -> dict[str, str]:
+    weak_params = {
+        "epochs": 6,
+        "alpha": 0,
+        "beta": 0,
+        "gamma": 0,
+        "train_fraction": {str(TARGET): 0.03},
+        "name": "weak",
+    }
+    weak = client.post("/v1/jobs", json={"kind": "train", "params": weak_params}).json()
+    strong = client.post("/v1/jobs", json={"kind": "train", "params": {"epochs": 8, "name": "strong"}}).json()
+    return {
+        "weak": finished(client, weak)["result"]["model_id"],
+        "strong": finished(client, strong)["result"]["model_id"],
+    }
+
+
+def modules_of(client: httpx.Client, model_id: str) -> list[dict[str, Any]]:
+    return client.get(f"/v1/models/{model_id}/modules").json()["items"]
+
+
+def digits_test_samples(labels: list[str]) -> tuple[list[Any], np.ndarray]:
+    data = load_dataset("digits")
+    keep = np.isin(data.y_test.numpy(), [int(label) for label in labels])
+    return data.x_test[keep].tolist(), data.y_test.numpy()[keep]
+
+
+def test_replacement_repairs_the_weak_class(client: httpx.Client, models: dict[str, str]) -> None:
+    donor = modules_of(client, models["strong"])[TARGET]
+    params = {"model_id": models["weak"], "target_class": TARGET, "module_id": donor["id"]}
+    job = client.post("/v1/jobs", json={"kind": "replace", "params": params})
+    assert job.status_code == 202
+    result = finished(client, job.json())["result"]
+
+    target = result["target_class"]
+    assert target["label"] == str(TARGET)
+    assert target["after"] >= target["before"] + 20.0, target  # 3% of the data left class 3 weak
+    assert result["other_classes"]["after"] >= result["other_classes"]["before"] - 2.0
+
+    composition = client.get(f"/v1/compositions/{result['composition_id']}").json()
+    assert composition["strategy"] == "replace"
+    sources = {c["label"]: c["model_id"] for c in composition["classes"]}
+    assert sources[str(TARGET)] == models["strong"]
+    assert {m for label, m in sources.items() if label != str(TARGET)} == {models["weak"]}
+
+    # The served composition predicts class 3 far better than the weak model's own composition did.
+    inputs, truth = digits_test_samples([str(TARGET)])
+    predictions = client.post(f"/v1/compositions/{composition['id']}/predict", json={"inputs": inputs}).json()
+    served = np.mean([p["label"] == str(TARGET) for p in predictions["predictions"]]) * 100
+    assert served == pytest.approx(target["after"], abs=0.01)
+    assert len(truth) == len(inputs)
+
+    v2 = client.post(
+        f"/v2/models/{composition['id']}/infer",
+        json={"inputs": [{"name": "input", "shape": [len(inputs), 1, 8, 8], "datatype": "FP32",
+                          "data": np.asarray(inputs, dtype=np.float32).ravel().tolist()}]},
+    )  # fmt: skip
+    assert v2.status_code == 200
+    logits = {o["name"]: np.asarray(o["data"]).reshape(o["shape"]) for o in v2.json()["outputs"]}["logits"]
+    position = [c["label"] for c in composition["classes"]].index(str(TARGET))
+    assert np.mean(logits.argmax(1) == position) * 100 == pytest.approx(served, abs=0.01)
+
+
+def test_replacement_refuses_a_module_of_another_class(client: httpx.Client, models: dict[str, str]) -> None:
+    wrong = modules_of(client, models["strong"])[TARGET + 1]
+    params = {"model_id": models["weak"], "target_class": TARGET, "module_id": wrong["id"]}
+    job = finished_or_failed(client, client.post("/v1/jobs", json={"kind": "replace", "params": params}).json())
+    assert job["status"] == "failed"
+    assert "is of class '4'" in job["error"]
+
+
+def finished_or_failed(client: httpx.Client, job: dict[str, Any]) -> dict[str, Any]:
+    return wait_for(lambda: (j := client.get(f"/v1/jobs/{job['id']}").json())["status"] in TERMINAL and j, timeout=60)
+
+
+def test_cross_model_composition_is_calibrated_by_a_job_and_served_over_v2(
+    client: httpx.Client, models: dict[str, str]
+) -> None:
+    weak, strong = modules_of(client, models["weak"]), modules_of(client, models["strong"])
+    selection = [weak[0]["id"], weak[1]["id"], strong[TARGET]["id"]]
+    response = client.post("/v1/compositions", json={"modules": selection})
+    assert response.status_code == 202  # several models: calibrated by a job
+    assert response.headers["location"] == f"/v1/jobs/{response.json()['id']}"
+    composition_id = finished(client, response.json())["result"]["composition_id"]
+
+    again = client.post("/v1/compositions", json={"modules": list(reversed(selection))})
+    assert again.status_code == 200 and again.json()["id"] == composition_id
+    composition = again.json()
+    assert composition["strategy"] == "calibrated"
+    order = [(c["model_id"], c["class_index"]) for c in composition["classes"]]
+    assert order == sorted(order)  # by source model, then class: independent of the request's order
+    assert composition["accuracy"] >= 90.0
+
+    metadata = client.get(f"/v2/models/{composition_id}").json()
+    assert metadata["outputs"][0]["shape"] == [-1, 3]
+    inputs, truth = digits_test_samples(["0", "1", str(TARGET)])
+    body = {"inputs": [{"name": "input", "shape": [len(inputs), 64], "datatype": "FP32",
+                        "data": np.asarray(inputs, dtype=np.float32).ravel().tolist()}],
+            "outputs": [{"name": "probabilities"}]}  # fmt: skip
+    out = client.post(f"/v2/models/{composition_id}/infer", json=body).json()["outputs"][0]
+    probabilities = np.asarray(out["data"]).reshape(out["shape"])
+    labels = np.array([int(c["label"]) for c in composition["classes"]])
+    assert np.allclose(probabilities.sum(1), 1.0, atol=1e-5)
+    assert np.mean(labels[probabilities.argmax(1)] == truth) >= 0.9
+
+
+def test_uncalibrated_cross_model_composition_on_request(client: httpx.Client, models: dict[str, str]) -> None:
+    weak, strong = modules_of(client, models["weak"]), modules_of(client, models["strong"])
+    response = client.post(
+        "/v1/compositions", json={"modules": [weak[5]["id"], strong[6]["id"]], "calibration": "none"}
+    )
+    assert response.status_code == 201
+    assert response.json()["strategy"] == "concat"
+    assert {c["model_id"] for c in response.json()["classes"]} == {models["weak"], models["strong"]}
