@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from modules_store import JobStatus, RegistryStore
 from service.config import Settings
@@ -35,6 +35,15 @@ class Reaper:
         for job in self.store.recover_stale_jobs(stale_after):
             log.warning("job %s lost its worker %s: now %s", job.id, job.worker_id, job.status)
             if job.status == JobStatus.QUEUED:
+                self.executor.submit(job)
+        self.resubmit_waiting(stale_after)
+
+    def resubmit_waiting(self, older_than: timedelta) -> None:
+        """Hand long-queued jobs to the executor again: their message may be lost (broker down at
+        submit, broker restarted). A duplicate is harmless: only one claim of a queued job wins."""
+        cutoff = datetime.now(UTC) - older_than
+        for job in self.store.list_jobs(status=JobStatus.QUEUED, limit=500).items:
+            if job.created_at < cutoff:
                 self.executor.submit(job)
 
     def _loop(self) -> None:
