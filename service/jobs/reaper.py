@@ -11,6 +11,7 @@ from service.config import Settings
 from service.jobs.executor import Executor
 
 log = logging.getLogger(__name__)
+RESUBMIT_EVERY = 4
 
 
 class Reaper:
@@ -20,6 +21,7 @@ class Reaper:
         self.executor = executor
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="job-reaper", daemon=True)
+        self._resubmitted: dict[str, datetime] = {}
 
     def start(self) -> None:
         self.reap()
@@ -40,11 +42,16 @@ class Reaper:
 
     def resubmit_waiting(self, older_than: timedelta) -> None:
         """Hand long-queued jobs to the executor again: their message may be lost (broker down at
-        submit, broker restarted). A duplicate is harmless: only one claim of a queued job wins."""
-        cutoff = datetime.now(UTC) - older_than
-        for job in self.store.list_jobs(status=JobStatus.QUEUED, limit=500).items:
-            if job.created_at < cutoff:
+        submit, broker restarted). A duplicate is harmless (only one claim of a queued job wins) but
+        not free, so each job is re-sent at most once per RESUBMIT_EVERY stale periods."""
+        now = datetime.now(UTC)
+        waiting = self.store.list_jobs(status=JobStatus.QUEUED, limit=500).items
+        self._resubmitted = {job.id: self._resubmitted[job.id] for job in waiting if job.id in self._resubmitted}
+        for job in waiting:
+            last = self._resubmitted.get(job.id, job.created_at)
+            if now - last > older_than * RESUBMIT_EVERY:
                 self.executor.submit(job)
+                self._resubmitted[job.id] = now
 
     def _loop(self) -> None:
         while not self._stop.wait(max(self.settings.stale_after_s / 3, 0.5)):
