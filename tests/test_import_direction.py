@@ -1,0 +1,42 @@
+"""Imports flow one way: api → jobs, serving → moda, modules_store. Checked on the source text."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+FORBIDDEN = {
+    "service/moda": ("fastapi", "starlette", "sqlalchemy", "alembic", "modules_store", "service.api",
+                     "service.jobs", "service.serving", "service.cli", "service.config"),
+    "modules_store": ("torch", "fastapi", "starlette", "onnxruntime", "service"),
+    "service/serving": ("fastapi", "starlette", "sqlalchemy", "service.api", "service.jobs", "service.cli"),
+    "service/jobs": ("fastapi", "starlette", "sqlalchemy", "service.api", "service.serving", "service.cli"),
+    "service/api": ("service.cli",),
+}  # fmt: skip
+
+
+def imported_modules(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_package_imports_nothing_above_it(package: str) -> None:
+    files = sorted((ROOT / package).rglob("*.py"))
+    assert files, package
+    offending = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in files
+        for name in sorted(imported_modules(path))
+        if any(name == banned or name.startswith(banned + ".") for banned in FORBIDDEN[package])
+    ]
+    assert offending == []
