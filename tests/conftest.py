@@ -5,6 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# One compute thread per process: the suite runs test processes, servers and workers side by side
+# on few cores, and OpenMP threads spinning against each other make everything several times slower.
+# Set before torch is imported anywhere; servers started by tests inherit it.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import pytest
 
 MNIST_DIR_ENV = "MODA_TEST_MNIST_DIR"
