@@ -1,4 +1,8 @@
-"""`moda` — argument parsing and dispatch; each command lives in its own module."""
+"""`moda` — argument parsing and dispatch; each command lives in its own module.
+
+Exit codes: 0 success; 1 the service refused (`error: CODE: message`) or a job failed; 2 usage errors
+and an unreachable service; 130 interrupted.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +11,37 @@ import logging
 import os
 import sys
 
-from service.cli import server
+from service.cli import compose, demo, jobs, models, predict, server, train
+from service.cli.http import CliError
+from service.cli.options import add_connection_options
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="moda", description="MODA Hub: modular training and module composition"
-    )
-    parser.add_argument(
-        "--url", default=os.environ.get("MODA_URL", "http://127.0.0.1:8000"), help="service URL (MODA_URL)"
-    )
-    parser.add_argument("--api-key", default=os.environ.get("MODA_API_KEY"), help="bearer key (MODA_API_KEY)")
+    parser = argparse.ArgumentParser(prog="moda", description="MODA Hub: modular training and module composition")
+    add_connection_options(parser, top_level=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     server.add_commands(commands)
+    train.add_commands(commands)
+    jobs.add_commands(commands)
+    models.add_commands(commands)
+    compose.add_commands(commands)
+    predict.add_commands(commands)
+    demo.add_commands(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    sys.exit(args.run(args) or 0)
+    try:
+        code = args.run(args) or 0
+    except CliError as error:
+        print(f"error: {error}", file=sys.stderr)
+        code = error.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        code = 130
+    except BrokenPipeError:  # `moda jobs | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
+    sys.exit(code)
