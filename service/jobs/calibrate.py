@@ -73,7 +73,7 @@ def run_calibrate(ctx: JobContext, p: CalibrateParams) -> dict[str, Any]:
     if found is not None:
         return {"composition_id": found.id}
     ctx.report(stage="loading data")
-    data = composer.dataset_of(next(iter(models.values())), p.dataset, p.data_dir)
+    data = composer.dataset_of(next(iter(models.values())), p.dataset, p.data_dir, [m.label for m in modules])
     built = composer.combine(modules, models)
     return _calibrate_and_store(ctx, composer, cid, CALIBRATED, built, [m.id for m in modules], data)
 
@@ -108,7 +108,7 @@ def run_replace(ctx: JobContext, p: ReplaceParams) -> dict[str, Any]:
     built = Built(CombinedClassifier([part.net for part in parts], picks, spec), classes, parts)
 
     ctx.report(stage="loading data")
-    data = composer.dataset_of(weak, p.dataset, p.data_dir)
+    data = composer.dataset_of(weak, p.dataset, p.data_dir, [weak.labels[c] for c in kept])
     x_test, _ = samples_of(data, [weak.labels[c] for c in kept], "test")
     weak_alone = predict_logits(parts[0].net, x_test)[:, kept]  # W restricted to the kept classes
     module_ids = [m.id for m in entries]

@@ -50,6 +50,10 @@ def _mask(artifacts: ArtifactStore, mask_sha256: str) -> ClassMask:
     return load_mask(artifacts.get_bytes(mask_sha256))
 
 
+def _macs(net: nn.Module) -> int:
+    return count_macs(net, torch.zeros(1, *net.spec.shape))  # one (1, C, H, W) sample
+
+
 def _describe(spec: InputSpec) -> str:
     c, h, w = spec.shape
     return f"{c}×{h}×{w} pixels on a 0..{spec.pixel_max:g} scale"
@@ -92,6 +96,7 @@ class Part:
     net: nn.Module
     size: int  # parameters it contributes (pruned part or full model)
     full_size: int  # parameters of its source model
+    full_macs: int  # multiply-accumulates of its source model, per sample
 
 
 @dataclass(frozen=True)
@@ -126,16 +131,21 @@ class Composer:
             return None
 
     def dataset_of(
-        self, model: Model, dataset: str | None = None, data_dir: str | None = None
+        self, model: Model, dataset: str | None = None, data_dir: str | None = None, labels: Sequence[str] = ()
     ) -> ImageDataset:
-        """The data named, or the model's own training data."""
+        """The data named, or the model's own training data; it must have classes named `labels`."""
         if dataset is None:
             if model.dataset_id is None:
-                raise HubError(
-                    ErrorCode.INVALID_ARGUMENT, f"model {model.id} has no dataset on record: name one"
-                )
+                raise HubError(ErrorCode.INVALID_ARGUMENT, f"model {model.id} has no dataset on record: name one")
             dataset, data_dir = split_dataset_key(self.store.get_dataset(model.dataset_id).name)
-        return open_dataset(self.settings.resolved_datasets_dir, dataset, data_dir)
+        data = open_dataset(self.settings.resolved_datasets_dir, dataset, data_dir)
+        missing = [label for label in labels if label not in data.labels]
+        if missing:
+            raise HubError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"dataset {dataset!r} has no classes named {missing}: name calibration data that has them",
+            )
+        return data
 
     # -- building -----------------------------------------------------------------------------
 
@@ -143,11 +153,11 @@ class Composer:
         net = _network(self.artifacts, model.weights_sha256)
         plan = keep_plan(net, [_mask(self.artifacts, m.mask_sha256) for m in modules])
         part = compose(net, plan)
-        return Part(model, part, param_count(part), param_count(net))
+        return Part(model, part, param_count(part), param_count(net), _macs(net))
 
     def full_part(self, model: Model) -> Part:
         net = _network(self.artifacts, model.weights_sha256)
-        return Part(model, net, param_count(net), param_count(net))
+        return Part(model, net, param_count(net), param_count(net), _macs(net))
 
     def combine(self, modules: Sequence[Module], models: dict[str, Model]) -> Built:
         """Each model's pruned part run once, outputs in (model, class) order."""
@@ -176,7 +186,6 @@ class Composer:
         labels = [c["label"] for c in built.classes]
         indices = [c["class_index"] for c in built.classes]
         onnx = export_onnx(built.net, labels, indices, metadata={"composition_id": cid, "strategy": strategy})
-        example = torch.zeros(1, *built.net.spec.shape)  # (1, C, H, W)
         accuracy_pct = None
         if test_data is not None and len(test_data[1]):
             accuracy_pct = accuracy(predict_logits(built.net, test_data[0]), test_data[1])
@@ -190,9 +199,14 @@ class Composer:
             onnx_sha256=self.artifacts.put_bytes(onnx.data),
             params=params,
             size_ratio=params / sum(p.full_size for p in built.parts),
-            macs=count_macs(built.net, example),
+            macs=_macs(built.net),
             accuracy=accuracy_pct,
-            metrics={"onnx_max_abs_diff": onnx.max_abs_diff, **(metrics or {})},
+            metrics={
+                "source_params": sum(p.full_size for p in built.parts),
+                "source_macs": sum(p.full_macs for p in built.parts),
+                "onnx_max_abs_diff": onnx.max_abs_diff,
+                **(metrics or {}),
+            },
             job_id=job_id,
         )
 
@@ -248,10 +262,7 @@ def _class_entry(index: int, module: Module) -> dict[str, Any]:
 
 
 def samples_of(data: ImageDataset, labels: Sequence[str], split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Samples of the classes named `labels`, with targets = position in `labels` (N, C, H, W), (N,)."""
-    missing = [label for label in labels if label not in data.labels]
-    if missing:
-        raise HubError(ErrorCode.INVALID_ARGUMENT, f"dataset {data.name!r} has no classes named {missing}")
+    """Samples of the classes named `labels` (all in `data`), targets = position in `labels`: (N, C, H, W), (N,)."""
     x, y = (data.x_train, data.y_train) if split == "train" else (data.x_test, data.y_test)
     position = torch.full((data.num_classes,), -1, dtype=torch.int64)
     for i, label in enumerate(labels):

@@ -47,9 +47,10 @@ class JobContext:
         self._thread.join()
 
     def report(self, **progress: Any) -> None:
-        """Replace the job's progress; the next heartbeat stores it."""
+        """Update the job's progress (fields merge, so the last epoch stays visible while modules
+        are made); the next heartbeat stores it."""
         with self._lock:
-            self._progress = progress
+            self._progress = {**self._progress, **progress}
 
     def check_cancelled(self) -> None:
         if self.cancelled.is_set():

@@ -64,7 +64,7 @@ def create_composition(
     Modules of one model are pruned out of it at once. Modules of several models run each model's
     pruned part once; their logits are calibrated by a `calibrate` job (202, its result names the
     composition) unless `calibration` is 'none'."""
-    _, models = composer.selection(body.modules)
+    modules, models = composer.selection(body.modules)
     if len(models) == 1:
         composition, created = composer.compose(body.modules)
     elif body.calibration == "none":
@@ -72,6 +72,9 @@ def create_composition(
     else:
         found = composer.existing(composition_id(body.modules, CALIBRATED))
         if found is None:
+            # Refused now rather than by a failed job: the calibration data must have these classes.
+            first = next(iter(models.values()))
+            composer.dataset_of(first, body.dataset, body.data_dir, [m.label for m in modules])
             params = {"module_ids": body.modules, "dataset": body.dataset, "data_dir": body.data_dir}
             job = submit_job(store, executor, settings, "calibrate", params)
             headers = {"Location": f"/v1/jobs/{job.id}"}

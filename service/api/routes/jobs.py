@@ -67,9 +67,10 @@ async def job_events(
             if job.status in TERMINAL_STATUSES:
                 yield f"event: end\ndata: {json.dumps(snapshot)}\n\n"
                 return
-            if snapshot != last:
+            change = {k: v for k, v in snapshot.items() if k != "heartbeat_at"}  # a beat alone is no news
+            if change != last:
                 yield f"event: progress\ndata: {json.dumps(snapshot)}\n\n"
-                last = snapshot
+                last = change
             if await request.is_disconnected():
                 return
             await asyncio.sleep(min(settings.heartbeat_s, 1.0))
