@@ -12,7 +12,7 @@ from modules_store import open_artifact_store, open_store
 from service.api.app_info import VERSION
 from service.api.deps import Services
 from service.api.errors import install_error_handlers
-from service.api.guards import ApiKeyGate, BodySizeLimit
+from service.api.guards import ApiKeyGate, BodySizeLimit, protected_routes
 from service.api.routes import compositions, health, jobs, models, modules, v2
 from service.api.telemetry import Telemetry
 from service.config import Settings, get_settings
@@ -70,8 +70,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Added last, so they run first: before telemetry, and before any route reads the body.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes, max_mb=settings.max_upload_mb)
-    app.add_middleware(ApiKeyGate, router=app.router, api_key=settings.api_key)  # the outermost
+    routers = (jobs.router, models.router, modules.router, compositions.router, v2.router, health.router)
+    app.add_middleware(ApiKeyGate, protected=protected_routes(routers), api_key=settings.api_key)  # outermost
 
-    for router in (jobs.router, models.router, modules.router, compositions.router, v2.router, health.router):
+    for router in routers:
         app.include_router(router)
     return app

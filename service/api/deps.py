@@ -6,7 +6,7 @@ import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
 from modules_store import ArtifactStore, RegistryStore
 from service.config import Settings
@@ -64,14 +64,17 @@ ComposerDep = Annotated[Composer, Depends(get_composer)]
 SessionsDep = Annotated[SessionCache, Depends(get_sessions)]
 ExecutorDep = Annotated[Executor, Depends(get_executor)]
 
+# SQL takes OFFSET as a signed 64-bit integer (SQLite and PostgreSQL alike); beyond it the driver
+# raises OverflowError, so a larger offset is a 422 here rather than a 500 there.
+MAX_OFFSET = 2**63 - 1
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="how many items to skip")]
+
 
 def check_api_key(authorization: str, api_key: str) -> None:
     """UNAUTHENTICATED unless the `Authorization` header value is `Bearer <api_key>`."""
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), api_key.encode()):
-        raise HubError(
-            ErrorCode.UNAUTHENTICATED, "this endpoint needs 'Authorization: Bearer <MODA_API_KEY>'"
-        )
+        raise HubError(ErrorCode.UNAUTHENTICATED, "this endpoint needs 'Authorization: Bearer <MODA_API_KEY>'")
 
 
 def require_api_key(request: Request, settings: SettingsDep) -> None:

@@ -48,9 +48,7 @@ def error_response(request: Request, status: int, code: str, message: str) -> JS
     if request.url.path.startswith("/v2"):
         return JSONResponse({"error": message}, status_code=status)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(
-        {"error": {"code": str(code), "message": message}}, status_code=status, headers=headers
-    )
+    return JSONResponse({"error": {"code": str(code), "message": message}}, status_code=status, headers=headers)
 
 
 def _coded(request: Request, error: Exception) -> JSONResponse:
@@ -75,7 +73,9 @@ def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
 
 
 def _unexpected(request: Request, error: Exception) -> JSONResponse:
-    log.exception("%s %s crashed", request.method, request.url.path)
+    # exc_info=error, not log.exception: this sync handler runs in a worker thread, outside the
+    # `except` block that caught the error, where log.exception would log no traceback at all.
+    log.error("%s %s crashed", request.method, request.url.path, exc_info=error)
     return error_response(request, 500, ErrorCode.INTERNAL, f"internal error: {type(error).__name__}")
 
 

@@ -29,18 +29,14 @@ async def decode_request_inputs(request: Request, services: Services, spec: Inpu
     limit = services.settings.max_batch
     if content_type.startswith(MULTIPART):
         form = await request.form(max_files=limit)
-        files = [
-            (f.filename or "upload", await f.read()) for f in form.getlist("files") if hasattr(f, "read")
-        ]
+        files = [(f.filename or "upload", await f.read()) for f in form.getlist("files") if hasattr(f, "read")]
         if not files:
-            raise HubError(
-                ErrorCode.INVALID_ARGUMENT, "multipart predict requests carry images in the field 'files'"
-            )
+            raise HubError(ErrorCode.INVALID_ARGUMENT, "multipart predict requests carry images in the field 'files'")
         return decode_images(files, spec, limit)
     if content_type.startswith(JSON) or not content_type:
         try:
             body = await request.json()
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:  # RecursionError: nested deeper than json can parse
             raise HubError(ErrorCode.INVALID_ARGUMENT, f"the body is not valid JSON: {error}") from error
         if not isinstance(body, dict) or "inputs" not in body:
             raise HubError(ErrorCode.INVALID_ARGUMENT, 'the JSON body must be {"inputs": [sample, ...]}')

@@ -28,9 +28,7 @@ class _StateCollector(Collector):
             jobs.add_metric([str(status)], services.store.list_jobs(status=status, limit=1).total)
         yield jobs
         cache = services.sessions
-        hits = CounterMetricFamily(
-            "moda_session_cache", "ONNX Runtime session cache lookups", labels=["result"]
-        )
+        hits = CounterMetricFamily("moda_session_cache", "ONNX Runtime session cache lookups", labels=["result"])
         hits.add_metric(["hit"], cache.hits)
         hits.add_metric(["miss"], cache.misses)
         yield hits
@@ -48,13 +46,18 @@ class Telemetry:
         )
         self.registry.register(_StateCollector(app))
 
-    async def middleware(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+    async def middleware(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception:  # it becomes a 500 outside this middleware (ServerErrorMiddleware): count it
+            self._record(request, started, 500)
+            raise
+        self._record(request, started, response.status_code)
+        return response
+
+    def _record(self, request: Request, started: float, status: int) -> None:
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")  # the template, not the id: bounded label values
         self.latency.labels(request.method, path).observe(time.perf_counter() - started)
-        self.requests.labels(request.method, path, str(response.status_code)).inc()
-        return response
+        self.requests.labels(request.method, path, str(status)).inc()

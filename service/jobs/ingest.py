@@ -26,9 +26,7 @@ def load_uploaded(data: ImageDataset, arch: str, labels: list[str], weights: byt
     """
     repeated = sorted({label for label in labels if labels.count(label) > 1})
     if repeated:
-        raise HubError(
-            ErrorCode.INVALID_ARGUMENT, f"labels must be distinct; repeated: {', '.join(repeated)}"
-        )
+        raise HubError(ErrorCode.INVALID_ARGUMENT, f"labels must be distinct; repeated: {', '.join(repeated)}")
     if len(labels) != data.num_classes:
         raise HubError(
             ErrorCode.INVALID_ARGUMENT,

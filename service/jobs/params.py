@@ -42,7 +42,7 @@ class TrainParams(DataParams):
     lr: float = Field(default=0.05, gt=0.0, le=10.0)
     weight_decay: float = Field(default=5e-4, ge=0.0, le=1.0)
     batch_size: int | None = Field(default=None, ge=1, le=65536, description="default adapts to the data")
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, le=2**63 - 1, description="torch seeds are 64-bit")
     tau: Tau = DEFAULT_TAU
     name: ModelName | None = Field(default=None, description="model name; default <dataset>-<arch>")
     classes: list[int] | None = Field(
@@ -88,9 +88,7 @@ class ReplaceParams(JobParams):
     target_class: int = Field(ge=0, description="the weak class, as an index of the weak model")
     module_id: str = Field(description="a module of that class from a stronger model with the same input")
     classes: list[int] | None = Field(default=None, description="weak-model classes to keep; default all")
-    dataset: DatasetName | None = Field(
-        default=None, description="calibration data; default the weak model's"
-    )
+    dataset: DatasetName | None = Field(default=None, description="calibration data; default the weak model's")
     data_dir: str | None = None
 
 
@@ -114,7 +112,5 @@ def parse_params(kind: str, params: dict[str, Any]) -> JobParams:
     try:
         return model.model_validate(params)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'params'}: {e['msg']}" for e in error.errors()
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'params'}: {e['msg']}" for e in error.errors())
         raise HubError(ErrorCode.INVALID_ARGUMENT, f"invalid {kind} params: {problems}") from error

@@ -12,9 +12,7 @@ from service.jobs.params import DataParams, ModularizeParams, parse_params
 from service.moda.data.sandbox import resolve_data_dir
 
 
-def submit_job(
-    store: RegistryStore, executor: Executor, settings: Settings, kind: str, params: dict[str, Any]
-) -> Job:
+def submit_job(store: RegistryStore, executor: Executor, settings: Settings, kind: str, params: dict[str, Any]) -> Job:
     """Bad parameters raise INVALID_ARGUMENT here, before anything is queued."""
     parsed = parse_params(kind, params)
     if isinstance(parsed, DataParams) and parsed.dataset is not None:

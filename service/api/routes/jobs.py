@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from modules_store import TERMINAL_STATUSES, JobStatus
-from service.api.deps import Authorized, ExecutorDep, SettingsDep, StoreDep
+from service.api.deps import Authorized, ExecutorDep, Offset, SettingsDep, StoreDep
 from service.api.schemas import JobCreate, JobPublic, PagePublic, page_of
 from service.errors import ErrorCode, HubError
 from service.jobs.submit import submit_job
@@ -25,9 +25,7 @@ def create_job(body: JobCreate, store: StoreDep, executor: ExecutorDep, settings
     """Queue a job. `train` params: dataset, data_dir, arch, epochs, alpha, beta, gamma, lr,
     weight_decay, batch_size, seed, tau, name. `modularize`: model_id, tau, dataset, data_dir."""
     if body.kind == "ingest":
-        raise HubError(
-            ErrorCode.INVALID_ARGUMENT, "ingest jobs are created by uploading weights to POST /v1/models"
-        )
+        raise HubError(ErrorCode.INVALID_ARGUMENT, "ingest jobs are created by uploading weights to POST /v1/models")
     return JobPublic.of(submit_job(store, executor, settings, body.kind, body.params))
 
 
@@ -36,7 +34,7 @@ def list_jobs(
     store: StoreDep,
     status: JobStatus | None = None,
     kind: str | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> dict:
     return page_of(store.list_jobs(offset=offset, limit=limit, status=status, kind=kind), JobPublic.of)
@@ -54,9 +52,7 @@ def cancel_job(job_id: str, store: StoreDep) -> JobPublic:
 
 
 @router.get("/{job_id}/events", response_class=StreamingResponse)
-async def job_events(
-    job_id: str, request: Request, store: StoreDep, settings: SettingsDep
-) -> StreamingResponse:
+async def job_events(job_id: str, request: Request, store: StoreDep, settings: SettingsDep) -> StreamingResponse:
     """Server-sent events: one `progress` event per change, then one `end` event with the final job."""
     first = await run_in_threadpool(store.get_job, job_id)  # 404 before the stream starts
 

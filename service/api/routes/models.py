@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 
-from service.api.deps import ArtifactsDep, Authorized, ExecutorDep, SettingsDep, StoreDep
+from service.api.deps import ArtifactsDep, Authorized, ExecutorDep, Offset, SettingsDep, StoreDep
 from service.api.schemas import JobPublic, ModelPublic, ModulePublic, PagePublic, page_of
 from service.errors import ErrorCode, HubError
 from service.jobs.ingest import load_uploaded
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/v1/models", tags=["models"])
 def list_models(
     store: StoreDep,
     name: str | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> dict:
     return page_of(store.list_models(offset=offset, limit=limit, name=name), ModelPublic.of)
@@ -38,7 +38,7 @@ def list_model_modules(
     model_id: str,
     store: StoreDep,
     tau: float | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict:
     return page_of(store.list_modules(model_id, tau=tau, offset=offset, limit=limit), ModulePublic.of)
@@ -63,9 +63,7 @@ def upload_model(
     artifacts: ArtifactsDep,
     executor: ExecutorDep,
     settings: SettingsDep,
-    file: Annotated[
-        UploadFile, File(description=".safetensors, or a PyTorch state_dict (.pt, loaded weights-only)")
-    ],
+    file: Annotated[UploadFile, File(description=".safetensors, or a PyTorch state_dict (.pt, loaded weights-only)")],
     arch: Annotated[str, Form(description="mlp | lenet5 | vgg16 | resnet18 | mobilenet")],
     dataset: Annotated[str, Form(description="the data the model takes; modules are decomposed on it")],
     labels: Annotated[str | None, Form(description="class labels (JSON list or comma-separated)")] = None,
@@ -77,9 +75,7 @@ def upload_model(
     not fit), stored, and an `ingest` job registers and modularizes the model."""
     weights = file.file.read(settings.max_upload_bytes + 1)
     if len(weights) > settings.max_upload_bytes:
-        raise HubError(
-            ErrorCode.PAYLOAD_TOO_LARGE, f"the upload exceeds MODA_MAX_UPLOAD_MB={settings.max_upload_mb:g}"
-        )
+        raise HubError(ErrorCode.PAYLOAD_TOO_LARGE, f"the upload exceeds MODA_MAX_UPLOAD_MB={settings.max_upload_mb:g}")
     if not weights:
         raise HubError(ErrorCode.INVALID_WEIGHTS, "the uploaded file is empty")
     params = {"dataset": dataset, "data_dir": data_dir, "arch": arch, "labels": _labels(labels), "tau": tau,

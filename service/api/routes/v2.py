@@ -14,6 +14,7 @@ from service.api.app_info import NAME, VERSION
 from service.api.deps import ServicesDep
 from service.api.inference import logits_of, spec_of
 from service.api.routes.health import readiness
+from service.errors import ErrorCode, HubError
 from service.serving.v2 import (
     HEADER_LENGTH,
     compute_outputs,
@@ -28,6 +29,15 @@ MODEL_VERSION = "1"  # a composition never changes: its id is its content
 ERRORS = {400: {"model": V2Error}, 404: {"model": V2Error}}
 
 router = APIRouter(prefix="/v2", tags=["open inference protocol (v2)"], responses=ERRORS)
+
+
+def _check_version(name: str, version: str) -> None:
+    """A composition has exactly one version; asking for another is asking for a model that is not here."""
+    if version != MODEL_VERSION:
+        raise HubError(
+            ErrorCode.NOT_FOUND,
+            f"model {name!r} has no version {version!r}; its only version is {MODEL_VERSION!r}",
+        )
 
 
 @router.get("")
@@ -50,6 +60,7 @@ def ready(services: ServicesDep) -> JSONResponse:
 @router.get("/models/{name}/versions/{version}", response_model=ModelMetadata, include_in_schema=False)
 def metadata(name: str, services: ServicesDep, version: str = MODEL_VERSION) -> dict:
     composition = services.store.get_composition(name)
+    _check_version(name, version)
     return model_metadata(composition.id, MODEL_VERSION, spec_of(composition), len(composition.classes))
 
 
@@ -57,15 +68,14 @@ def metadata(name: str, services: ServicesDep, version: str = MODEL_VERSION) -> 
 @router.get("/models/{name}/versions/{version}/ready", include_in_schema=False)
 def model_ready(name: str, services: ServicesDep, version: str = MODEL_VERSION) -> dict:
     services.store.get_composition(name)  # 404 for an unknown model
+    _check_version(name, version)
     return {"name": name, "ready": True}
 
 
 @router.post(
     "/models/{name}/infer",
     response_model=InferResponseBody,
-    openapi_extra={
-        "requestBody": {"content": {"application/json": {"schema": InferRequestBody.model_json_schema()}}}
-    },
+    openapi_extra={"requestBody": {"content": {"application/json": {"schema": InferRequestBody.model_json_schema()}}}},
 )
 @router.post("/models/{name}/versions/{version}/infer", include_in_schema=False)
 async def infer(
@@ -77,6 +87,7 @@ async def infer(
 ) -> Response:
     """Input `input` FP32 (N, C, H, W) or (N, C·H·W) raw pixels; outputs `logits`, `probabilities`."""
     composition = await run_in_threadpool(services.store.get_composition, name)
+    _check_version(name, version)
     parsed = parse_infer_request(await request.body(), parse_header_length(header_length))
     batch = parsed.batch(spec_of(composition), services.settings.max_batch)
     logits = await run_in_threadpool(logits_of, services, composition, batch)
