@@ -18,8 +18,10 @@ from service.cli.tables import loss, pct
 
 COUNTED_BAR = "{desc} {n_fmt}/{total_fmt} |{bar:24}| {elapsed}{postfix}"
 STAGE_BAR = "{desc} … {elapsed}"
-# progress key -> (its total's key, the unit shown)
-COUNTERS = (("epoch", "epochs", "epoch"), ("module", "modules", "module"))
+# progress key -> (its total's key, the unit shown); later stages first, since progress fields merge
+# and a job making modules still reports its last training epoch.
+COUNTERS = (("module", "modules", "module"), ("epoch", "epochs", "epoch"))
+COUNTER_STAGES = {"module": "modularizing", "epoch": "training"}
 LOSS_TERMS = (("ce", "ce"), ("affinity", "aff"), ("dispersion", "dis"), ("compactness", "comp"))
 
 
@@ -64,6 +66,7 @@ class JobProgress:
         self.enabled = enabled
         self.bar: tqdm | None = None
         self.key: tuple[Any, ...] | None = None
+        self.counted: set[tuple[Any, str]] = set()  # (attempt, counter) that had a bar
 
     def update(self, job: dict[str, Any]) -> None:
         if not self.enabled:
@@ -77,6 +80,9 @@ class JobProgress:
             # its last report (the last epoch, say) was replaced before a heartbeat carried it.
             self.close(completed=self.key is not None and self.key[0] == key[0])
             self.key = key
+            self._backfill(job.get("attempts"), progress, counter)
+            if counter:
+                self.counted.add((job.get("attempts"), counter[0]))
             self.bar = tqdm(
                 total=progress[counter[1]] if counter else None,
                 initial=int(progress.get(counter[0]) or 0) if counter else 0,
@@ -92,6 +98,18 @@ class JobProgress:
             self.bar.n = int(progress.get(counter[0]) or 0)
             self.bar.set_postfix_str(training_postfix(progress), refresh=False)
         self.bar.refresh()
+
+    def _backfill(self, attempt: Any, progress: dict[str, Any], current: tuple[str, str, str] | None) -> None:
+        """A stage too quick to be seen (training ran between two snapshots) still gets its finished
+        bar: progress fields merge, so a later snapshot still carries its last epoch."""
+        earlier = COUNTERS[COUNTERS.index(current) + 1 :] if current else ()
+        for key, total, unit in reversed(earlier):
+            if progress.get(total) and (attempt, key) not in self.counted:
+                self.counted.add((attempt, key))
+                bar = tqdm(total=progress[total], initial=int(progress.get(key) or 0),
+                           desc=f"{COUNTER_STAGES[key]} {unit}", bar_format=COUNTED_BAR, file=sys.stderr,
+                           postfix=training_postfix(progress) or None, **_width_options())  # fmt: skip
+                bar.close()
 
     def close(self, completed: bool = False) -> None:
         if self.bar is not None:

@@ -120,7 +120,8 @@ class Composer:
     def selection(self, module_ids: Sequence[str]) -> tuple[list[Module], dict[str, Model]]:
         """The modules (sorted by model, then class) and their models, checked to be composable."""
         modules = self.store.get_modules(list(module_ids))
-        models = {m.model_id: self.store.get_model(m.model_id) for m in modules}
+        # Sorted by id, like the modules: the output order must not depend on the request's order.
+        models = {model_id: self.store.get_model(model_id) for model_id in sorted({m.model_id for m in modules})}
         check_selection(modules, models)
         return sorted(modules, key=lambda m: (m.model_id, m.class_index)), models
 
