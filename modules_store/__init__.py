@@ -36,7 +36,7 @@ from modules_store.errors import (
 from modules_store.ids import composition_id, new_id
 from modules_store.local_artifacts import LocalArtifactStore
 from modules_store.sql_store import SqlStore
-from modules_store.store import MAX_PAGE_LIMIT, RegistryStore
+from modules_store.store import MAX_OFFSET, MAX_PAGE_LIMIT, RegistryStore
 
 # URL scheme (before any "+driver") -> backend. SqlStore pins the driver itself.
 _STORE_BACKENDS: dict[str, Callable[[str], RegistryStore]] = {
@@ -61,6 +61,7 @@ def open_store(database_url: str) -> RegistryStore:
 
 
 __all__ = [
+    "MAX_OFFSET",
     "MAX_PAGE_LIMIT",
     "TERMINAL_STATUSES",
     "AlreadyExists",

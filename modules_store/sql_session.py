@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from modules_store.engine import immediate
 from modules_store.errors import AlreadyExists, InvalidArgument, NotFound, StoreError
-from modules_store.store import MAX_PAGE_LIMIT
+from modules_store.store import MAX_OFFSET, MAX_PAGE_LIMIT
 
 RowT = TypeVar("RowT")
 
@@ -78,8 +78,8 @@ def _describe(cause: Any) -> str:
 
 
 def check_page(offset: int, limit: int) -> None:
-    if offset < 0:
-        raise InvalidArgument(f"offset must be >= 0, got {offset}")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise InvalidArgument(f"offset must be between 0 and {MAX_OFFSET}, got {offset}")
     if not 1 <= limit <= MAX_PAGE_LIMIT:
         raise InvalidArgument(f"limit must be between 1 and {MAX_PAGE_LIMIT}, got {limit}")
 

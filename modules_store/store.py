@@ -30,6 +30,7 @@ from modules_store.entities import (
 )
 
 MAX_PAGE_LIMIT = 1000
+MAX_OFFSET = 2**63 - 1  # SQL's BIGINT: databases (and their drivers) take nothing larger
 DEFAULT_MAX_ATTEMPTS = 2
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
-from modules_store import ArtifactStore, RegistryStore
+from modules_store import MAX_OFFSET, ArtifactStore, RegistryStore
 from service.config import Settings
 from service.errors import ErrorCode, HubError
 from service.jobs.composer import Composer
@@ -66,7 +66,6 @@ ExecutorDep = Annotated[Executor, Depends(get_executor)]
 
 # SQL takes OFFSET as a signed 64-bit integer (SQLite and PostgreSQL alike); beyond it the driver
 # raises OverflowError, so a larger offset is a 422 here rather than a 500 there.
-MAX_OFFSET = 2**63 - 1
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="how many items to skip")]
 
 

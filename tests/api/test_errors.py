@@ -64,15 +64,7 @@ def test_json_nested_deeper_than_a_parser_goes_is_400(client: httpx.Client, comp
         "/v1/jobs",
         "/v1/models",
         "/v1/models/{model_id}/modules",
-        pytest.param(
-            "/v1/compositions",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="GET /v1/compositions takes any offset >= 0 (service/api/routes/compositions.py) and "
-                "SqlRegistryStore.list_compositions hands it to SQLite, whose driver raises OverflowError "
-                "beyond 2**63 - 1: a 500 instead of INVALID_ARGUMENT",
-            ),
-        ),
+        "/v1/compositions",
     ],
 )
 def test_offsets_beyond_64_bits_are_refused_not_500(client: httpx.Client, trained: Trained, listing: str) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from modules_store import AlreadyExists, Conflict, CorruptArtifact, InvalidArgument, NotFound, StoreError
+from modules_store import AlreadyExists, Conflict, CorruptArtifact, InvalidArgument, NotFound, StoreError, open_store
 from modules_store.errors import StoreErrorCode
 
 REPO = Path(__file__).resolve().parents[2]
@@ -63,3 +63,12 @@ def test_each_error_carries_its_code(error_type: type[StoreError], code: str) ->
 def test_store_codes_are_in_the_service_vocabulary() -> None:
     errors = pytest.importorskip("service.errors")
     assert {code.value for code in StoreErrorCode} <= {code.value for code in errors.ErrorCode}
+
+
+def test_offsets_beyond_sql_bigint_are_invalid_arguments(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'big.db'}")
+    for listing in (store.list_jobs, store.list_models, store.list_compositions, store.list_datasets):
+        with pytest.raises(StoreError) as error:
+            listing(offset=2**63)
+        assert error.value.code == "INVALID_ARGUMENT"
+        assert listing(offset=2**63 - 1).items == []

@@ -9,7 +9,16 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from modules_store import composition_id
-from service.api.deps import ArtifactsDep, Authorized, ComposerDep, ExecutorDep, ServicesDep, SettingsDep, StoreDep
+from service.api.deps import (
+    ArtifactsDep,
+    Authorized,
+    ComposerDep,
+    ExecutorDep,
+    Offset,
+    ServicesDep,
+    SettingsDep,
+    StoreDep,
+)
 from service.api.downloads import artifact_response
 from service.api.inference import decode_request_inputs, logits_of, spec_of
 from service.api.schemas import (
@@ -87,7 +96,7 @@ def create_composition(
 @router.get("/v1/compositions", response_model=PagePublic[CompositionPublic])
 def list_compositions(
     store: StoreDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> dict:
     return page_of(store.list_compositions(offset=offset, limit=limit), CompositionPublic.of)
