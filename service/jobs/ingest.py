@@ -11,7 +11,7 @@ from typing import Any
 from service.errors import ErrorCode, HubError
 from service.jobs.context import JobContext
 from service.jobs.params import IngestParams
-from service.jobs.registration import modularize, register_dataset, register_model
+from service.jobs.registration import draft_model, prepare_modules, register_dataset, register_model_with_modules
 from service.moda.data import ImageDataset
 from service.moda.data.sandbox import open_dataset
 from service.moda.nets import ArchConfig, ModularNet
@@ -42,16 +42,15 @@ def run_ingest(ctx: JobContext, p: IngestParams) -> dict[str, Any]:
     data = open_dataset(ctx.settings.resolved_datasets_dir, p.dataset, p.data_dir)
     labels = p.labels or data.labels
     net = load_uploaded(data, p.arch, labels, ctx.artifacts.get_bytes(p.weights_sha256))
-    ctx.report(stage="evaluating")
-    model = register_model(
+    metrics = {"trained_by": "upload", "uploaded_filename": p.filename, "uploaded_sha256": p.weights_sha256}
+    draft = draft_model(ctx, net, data, labels, metrics)
+    prepared = prepare_modules(ctx, net, data, labels, p.tau)
+    model, modules = register_model_with_modules(
         ctx,
-        net,
-        data,
+        draft,
         register_dataset(ctx, data, p.dataset, p.data_dir),
+        prepared,
         name=p.name or f"{p.dataset}-{p.arch}-ingested",
-        labels=labels,
-        weights=(0.0, 0.0, 0.0),  # unknown training; recorded as standard
-        metrics={"uploaded_filename": p.filename, "uploaded_sha256": p.weights_sha256},
+        weights=(0.0, 0.0, 0.0),  # unknown training: recorded as standard, metrics say "trained_by": "upload"
     )
-    modules = modularize(ctx, model, net, data, p.tau)
     return {"model_id": model.id, "module_ids": [m.id for m in modules]}

@@ -7,7 +7,7 @@ from typing import Any
 from service.errors import ErrorCode, HubError
 from service.jobs.context import JobContext
 from service.jobs.params import ModularizeParams
-from service.jobs.registration import modularize
+from service.jobs.registration import add_modules, prepare_modules
 from service.moda.data.sandbox import open_dataset, split_dataset_key
 from service.moda.serialization import load_checkpoint
 
@@ -24,5 +24,5 @@ def run_modularize(ctx: JobContext, p: ModularizeParams) -> dict[str, Any]:
     ctx.report(stage="loading data", dataset=dataset)
     data = open_dataset(ctx.settings.resolved_datasets_dir, dataset, data_dir)
     net = load_checkpoint(ctx.artifacts.get_bytes(model.weights_sha256))
-    modules = modularize(ctx, model, net, data, p.tau)
+    modules = add_modules(ctx, model.id, prepare_modules(ctx, net, data, model.labels, p.tau))
     return {"model_id": model.id, "module_ids": [m.id for m in modules]}

@@ -1,7 +1,14 @@
-"""Putting what the ML core made into the registry: datasets, models and their modules."""
+"""Putting what the ML core made into the registry: datasets, models and their modules.
+
+The slow part (decomposing, composing every module, exporting and storing its ONNX) runs before
+any row is written; the rows of a model and its modules are then written back to back. A worker
+killed mid-job thus leaves no half-registered model behind, only content-addressed artifacts that
+the re-run finds already stored.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any
 
 from modules_store import Dataset, Model, Module, NewModule
@@ -16,6 +23,18 @@ from service.moda.onnx_export import export_onnx
 from service.moda.serialization import checkpoint_bytes, mask_bytes
 from service.moda.training import accuracy, predict_logits
 
+PENDING = ""  # model id of a module prepared before its model row exists
+
+
+@dataclass(frozen=True)
+class ModelDraft:
+    """A model ready to register: its weights and full ONNX stored, its metrics measured."""
+
+    net: ModularNet
+    labels: list[str]
+    weights_sha256: str
+    metrics: dict[str, Any]
+
 
 def register_dataset(ctx: JobContext, data: ImageDataset, dataset: str, data_dir: str | None) -> Dataset:
     return ctx.store.get_or_create_dataset(
@@ -28,62 +47,40 @@ def register_dataset(ctx: JobContext, data: ImageDataset, dataset: str, data_dir
     )
 
 
-def register_model(
-    ctx: JobContext,
-    net: ModularNet,
-    data: ImageDataset,
-    dataset: Dataset,
-    *,
-    name: str,
-    labels: list[str],
-    weights: tuple[float, float, float],
-    metrics: dict[str, Any],
-) -> Model:
-    """Store the weights (with their config) and the model row, with its accuracy on the test split."""
-    alpha, beta, gamma = weights
+def draft_model(
+    ctx: JobContext, net: ModularNet, data: ImageDataset, labels: list[str], metrics: dict[str, Any]
+) -> ModelDraft:
+    """Store the weights (with their config) and the full model's ONNX; measure it on the test split."""
     full_onnx = export_onnx(net, labels, range(len(labels)))
-    metrics = {
+    measured = {
         "accuracy": accuracy(predict_logits(net, data.x_test), data.y_test),
         "params": param_count(net),
         "macs": count_macs(net, data.x_test[:1]),
         "onnx_sha256": ctx.artifacts.put_bytes(full_onnx.data),
         **metrics,
     }
-    return ctx.store.create_model(
-        name=name,
-        arch=config_of(net).arch,
-        arch_config=config_of(net).to_dict(),
-        input_spec=data.input_spec.to_dict(),
-        labels=labels,
-        alpha=alpha,
-        beta=beta,
-        gamma=gamma,
-        weights_sha256=ctx.artifacts.put_bytes(checkpoint_bytes(net)),
-        metrics=metrics,
-        dataset_id=dataset.id,
-        job_id=ctx.job.id,
-    )
+    return ModelDraft(net, labels, ctx.artifacts.put_bytes(checkpoint_bytes(net)), measured)
 
 
-def modularize(
-    ctx: JobContext, model: Model, net: ModularNet, data: ImageDataset, tau: float
-) -> list[Module]:
-    """Decompose `net` over the training split at τ: one module (ONNX + mask) per class."""
+def prepare_modules(
+    ctx: JobContext, net: ModularNet, data: ImageDataset, labels: list[str], tau: float
+) -> list[NewModule]:
+    """Decompose `net` over the training split at τ: one module (ONNX + mask) per class, stored."""
     ctx.report(stage="decomposing", tau=tau)
     masks = class_masks(activation_rates(net, data.x_train, data.y_train), tau)
     total = param_count(net)
-    new = []
+    prepared = []
     for mask in masks:
         ctx.check_cancelled()
         c = mask.class_index
         ctx.report(stage="modularizing", module=c + 1, modules=len(masks), tau=tau)
         module_net = compose(net, keep_plan(net, [mask]))
-        onnx = export_onnx(module_net, [model.labels[c]], [c], metadata={"model_id": model.id})
-        new.append(
+        onnx = export_onnx(module_net, [labels[c]], [c])
+        prepared.append(
             NewModule(
-                model_id=model.id,
+                model_id=PENDING,
                 class_index=c,
-                label=model.labels[c],
+                label=labels[c],
                 tau=tau,
                 mask_sha256=ctx.artifacts.put_bytes(mask_bytes(mask)),
                 params=param_count(module_net),
@@ -97,4 +94,38 @@ def modularize(
                 },
             )
         )
-    return ctx.store.create_modules(new)
+    return prepared
+
+
+def add_modules(ctx: JobContext, model_id: str, prepared: list[NewModule]) -> list[Module]:
+    return ctx.store.create_modules([replace(m, model_id=model_id) for m in prepared])
+
+
+def register_model_with_modules(
+    ctx: JobContext,
+    draft: ModelDraft,
+    dataset: Dataset,
+    prepared: list[NewModule],
+    *,
+    name: str,
+    weights: tuple[float, float, float],
+) -> tuple[Model, list[Module]]:
+    """The model row, then its module rows: the last, quick step of a job."""
+    ctx.check_cancelled()
+    alpha, beta, gamma = weights
+    config = config_of(draft.net)
+    model = ctx.store.create_model(
+        name=name,
+        arch=config.arch,
+        arch_config=config.to_dict(),
+        input_spec=config.input_spec.to_dict(),
+        labels=draft.labels,
+        alpha=alpha,
+        beta=beta,
+        gamma=gamma,
+        weights_sha256=draft.weights_sha256,
+        metrics=draft.metrics,
+        dataset_id=dataset.id,
+        job_id=ctx.job.id,
+    )
+    return model, add_modules(ctx, model.id, prepared)

@@ -8,7 +8,7 @@ import torch
 
 from service.jobs.context import JobCancelled, JobContext
 from service.jobs.params import TrainParams
-from service.jobs.registration import modularize, register_dataset, register_model
+from service.jobs.registration import draft_model, prepare_modules, register_dataset, register_model_with_modules
 from service.moda.data.sandbox import open_dataset
 from service.moda.nets import ArchConfig, build_model
 from service.moda.training import TrainConfig, train
@@ -29,14 +29,11 @@ def run_train(ctx: JobContext, p: TrainParams) -> dict[str, Any]:
     if run.stopped:
         raise JobCancelled()
 
-    model = register_model(
+    draft = draft_model(
         ctx,
         net,
         data,
-        register_dataset(ctx, full, p.dataset, p.data_dir),
-        name=p.name or f"{p.dataset}-{p.arch}",
-        labels=data.labels,
-        weights=(p.alpha, p.beta, p.gamma),
+        data.labels,
         metrics={
             "train_accuracy": run.history[-1].train_acc,
             "epochs": p.epochs,
@@ -44,5 +41,13 @@ def run_train(ctx: JobContext, p: TrainParams) -> dict[str, Any]:
             "history": [{"epoch": h.epoch, "loss": h.loss, "test_accuracy": h.test_acc} for h in run.history],
         },
     )
-    modules = modularize(ctx, model, net, data, p.tau)
+    prepared = prepare_modules(ctx, net, data, data.labels, p.tau)
+    model, modules = register_model_with_modules(
+        ctx,
+        draft,
+        register_dataset(ctx, full, p.dataset, p.data_dir),
+        prepared,
+        name=p.name or f"{p.dataset}-{p.arch}",
+        weights=(p.alpha, p.beta, p.gamma),
+    )
     return {"model_id": model.id, "module_ids": [m.id for m in modules]}

@@ -152,20 +152,21 @@ def test_modules_of_two_models_compose_side_by_side_with_calibration_none(
     response = client.post("/v1/compositions", json={"modules": [ours["id"], theirs["id"]], "calibration": "none"})
     assert response.status_code == 201, response.text
     composition = response.json()
-    assert [(c["model_id"], c["label"]) for c in composition["classes"]] == [
-        (trained.model["id"], "0"),
-        (uploaded.model["id"], "1"),
-    ]
+    # Outputs are ordered by source model id, then class: independent of the request's order.
+    sources = sorted([(trained.model["id"], "0", ours), (uploaded.model["id"], "1", theirs)], key=lambda s: s[0])
+    assert [(c["model_id"], c["label"]) for c in composition["classes"]] == [(m, label) for m, label, _ in sources]
     # Raw logits side by side: each output is its module's own logit, as its downloaded ONNX computes it.
     x, _ = digits().of_classes((0, 1))
     x = x.astype(np.float32)
-    expected = np.hstack([_onnx_logits(client, f"/v1/modules/{m['id']}/onnx", x) for m in (ours, theirs)])
+    modules = [module for _, _, module in sources]
+    expected = np.hstack([_onnx_logits(client, f"/v1/modules/{m['id']}/onnx", x) for m in modules])
     np.testing.assert_allclose(
         _onnx_logits(client, f"/v1/compositions/{composition['id']}/onnx", x), expected, atol=1e-4
     )
     served = client.post(f"/v1/compositions/{composition['id']}/predict", json={"inputs": x.tolist()})
     assert served.status_code == 200, served.text
-    probabilities = [[p["probabilities"][label] for label in ("0", "1")] for p in served.json()["predictions"]]
+    labels = [label for _, label, _ in sources]
+    probabilities = [[p["probabilities"][label] for label in labels] for p in served.json()["predictions"]]
     np.testing.assert_allclose(probabilities, softmax(expected.astype(np.float64)), atol=1e-5)
 
 
