@@ -40,7 +40,7 @@ class TrainParams(DataParams):
     beta: float = Field(default=1.0, ge=0.0, description="dispersion weight")
     gamma: float = Field(default=0.3, ge=0.0, description="compactness weight")
     lr: float = Field(default=0.05, gt=0.0, le=10.0)
-    weight_decay: float = Field(default=5e-4, ge=0.0, le=1.0)
+    weight_decay: float = Field(default=0.0, ge=0.0, le=1.0)
     batch_size: int | None = Field(default=None, ge=1, le=65536, description="default adapts to the data")
     seed: int = Field(default=0, ge=0, le=2**63 - 1, description="torch seeds are 64-bit")
     tau: Tau = DEFAULT_TAU

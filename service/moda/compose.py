@@ -1,19 +1,21 @@
 """Composition: a physically smaller dense network for any set of classes of one model.
 
 For classes K: each modular layer keeps the union of the classes' masks; a neuron space keeps the
-union over its layers (so residual additions and depthwise convs stay consistent); the output keeps
-the rows of K in sorted order. Every weight, bias and BatchNorm statistic is sliced along the
+union over its layers (so residual additions stay consistent), except a space tied by a depthwise
+conv, which keeps the channels both its layers keep and folds the depthwise layer's other channels
+(constants, since their input is pruned) into the next BatchNorm; the output keeps the rows of K
+in sorted order. Every weight, bias and BatchNorm statistic is sliced along the
 dimensions its architecture maps to spaces, and the result is the same architecture built with the
 smaller widths.
 
-Exact property: the composed logits equal the original logits of K when every neuron outside the
-kept spaces is forced to 0 (`Tap(keep=plan.layer_keep(model))`).
+Exact property: the composed logits equal the original logits of K when every neuron a layer does
+not keep is forced to 0 (`Tap(keep=plan.layer_keep(model))`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -23,17 +25,26 @@ from service.moda.nets import OUTPUT_SPACE, ArchConfig, Dim, ModularNet, build_m
 
 @dataclass(frozen=True)
 class KeepPlan:
-    """Which neurons of every space (and which output classes) a composition keeps."""
+    """Which neurons of every space (and which output classes) a composition keeps.
+
+    `layers` is the reference semantics: per modular layer, the neurons not forced to 0. It equals
+    the layer's space mask except around a depthwise tie, where the depthwise layer keeps its own
+    mask (`folded` lists the channels whose constant output is folded away, per tied space) and a
+    producer channel kept only to give the space a width is forced to 0 (`zeroed`).
+    """
 
     spaces: dict[str, torch.Tensor]  # space -> bool (width,); OUTPUT_SPACE -> bool (classes,)
+    layers: list[torch.Tensor] = field(default_factory=list)  # per modular layer, bool (D_l,)
+    folded: dict[str, torch.Tensor] = field(default_factory=dict)  # tied space -> bool (width,)
+    zeroed: dict[str, torch.Tensor] = field(default_factory=dict)  # tied space -> bool (width,)
 
     @property
     def classes(self) -> list[int]:
         return self.spaces[OUTPUT_SPACE].nonzero().flatten().tolist()
 
     def layer_keep(self, model: ModularNet) -> list[torch.Tensor]:
-        """The keep mask of every modular layer: its space's mask."""
-        return [self.spaces[s] for s in model.layer_spaces()]
+        """The keep mask of every modular layer, for `Tap(keep=...)`."""
+        return self.layers or [self.spaces[s] for s in model.layer_spaces()]
 
     def widths(self) -> dict[str, int]:
         return {s: int(m.sum()) for s, m in self.spaces.items() if s != OUTPUT_SPACE}
@@ -43,13 +54,30 @@ def keep_plan(model: ModularNet, masks: Sequence[ClassMask]) -> KeepPlan:
     """The plan composing the classes of `masks` (one ClassMask per selected class)."""
     if not masks:
         raise ValueError("a composition needs at least one class")
-    spaces = {s: torch.zeros(w, dtype=torch.bool) for s, w in model.widths.items()}
+    layers = [torch.zeros(w, dtype=torch.bool) for w in model.layer_widths()]
     for mask in masks:
-        for space, layer_mask in zip(model.layer_spaces(), mask.layers, strict=True):
-            spaces[space] |= layer_mask.cpu()
+        for union, layer_mask in zip(layers, mask.layers, strict=True):
+            union |= layer_mask.cpu()
+    spaces = {s: torch.zeros(w, dtype=torch.bool) for s, w in model.widths.items()}
+    for space, layer_mask in zip(model.layer_spaces(), layers, strict=True):
+        spaces[space] |= layer_mask  # shared spaces keep the union (residual additions)
+    folded, zeroed = {}, {}
+    for tie in model.depthwise_ties():
+        produced, depthwise = layers[tie.producer_layer], layers[tie.depthwise_layer]
+        both = produced & depthwise
+        zero = torch.zeros_like(both)
+        if not both.any():  # a conv needs one channel: keep one the depthwise layer uses, input forced to 0
+            zero[depthwise.nonzero()[0]] = True
+        spaces[tie.space] = both | zero
+        folded[tie.space] = depthwise & ~spaces[tie.space]
+        zeroed[tie.space] = zero
+    keep = [spaces[s] for s in model.layer_spaces()]
+    for tie in model.depthwise_ties():
+        keep[tie.producer_layer] = spaces[tie.space] & ~zeroed[tie.space]
+        keep[tie.depthwise_layer] = layers[tie.depthwise_layer]
     out = torch.zeros(model.num_classes, dtype=torch.bool)
     out[[m.class_index for m in masks]] = True
-    return KeepPlan(spaces | {OUTPUT_SPACE: out})
+    return KeepPlan(spaces | {OUTPUT_SPACE: out}, keep, folded, zeroed)
 
 
 def _dim_index(dim: Dim, plan: KeepPlan) -> torch.Tensor:
@@ -68,6 +96,35 @@ def sliced_state_dict(model: ModularNet, plan: KeepPlan) -> dict[str, torch.Tens
     return state
 
 
+def _fold_depthwise_ties(model: ModularNet, plan: KeepPlan, state: dict[str, torch.Tensor]) -> None:
+    """Depthwise channels on a pruned input output a constant; move it into the next BatchNorm.
+
+    Channel k of a depthwise conv reading 0 outputs c_k = relu(β_k − γ_k·μ_k/σ_k) everywhere. The
+    1×1 conv after it adds W[:, k]·c_k to every position, which the BatchNorm after that conv absorbs
+    exactly as a shift of its running mean. Producer channels kept only for width output 0 (γ = β = 0).
+    """
+    for tie in model.depthwise_ties():
+        kept = plan.spaces[tie.space]
+        zeroed = plan.zeroed[tie.space][kept]
+        state[f"{tie.producer_bn}.weight"][zeroed] = 0.0
+        state[f"{tie.producer_bn}.bias"][zeroed] = 0.0
+        folded = plan.folded[tie.space].nonzero().flatten()
+        if not len(folded):
+            continue
+        bn = model.get_submodule(tie.depthwise_bn)
+        scale = bn.weight[folded] / torch.sqrt(bn.running_var[folded] + bn.eps)
+        constants = torch.relu(bn.bias[folded] - bn.running_mean[folded] * scale)  # (F,)
+        weight = model.get_submodule(tie.next_conv).weight[:, folded, 0, 0]  # (out, F)
+        rows = plan.spaces[_next_space(model, tie.next_bn)]  # (out,) the next conv's kept outputs
+        state[f"{tie.next_bn}.running_mean"] -= (weight[rows] @ constants).detach()
+
+
+def _next_space(model: ModularNet, bn_path: str) -> str:
+    dim = model.param_spaces()[f"{bn_path}.running_mean"][0]
+    assert dim is not None
+    return dim.space
+
+
 def compose(model: ModularNet, plan: KeepPlan) -> ModularNet:
     """The smaller network (eval mode, on the model's device) computing the kept classes' logits."""
     source = config_of(model)
@@ -79,7 +136,10 @@ def compose(model: ModularNet, plan: KeepPlan) -> ModularNet:
         widths={s: w for s, w in plan.widths().items() if w != full[s]},
     )
     composed = build_model(config)
-    composed.load_state_dict(sliced_state_dict(model, plan), strict=True)
+    state = sliced_state_dict(model, plan)
+    with torch.no_grad():
+        _fold_depthwise_ties(model, plan, state)
+    composed.load_state_dict(state, strict=True)
     device = next(model.parameters()).device
     return composed.to(device).eval()
 

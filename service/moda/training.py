@@ -29,7 +29,7 @@ class TrainConfig:
     gamma: float = 0.3  # compactness weight
     lr: float = 0.05
     momentum: float = 0.9
-    weight_decay: float = 5e-4
+    weight_decay: float = 0.0  # the paper's setup; decay would also pull BatchNorm biases (and sparsity) back to 0
     batch_size: int | None = None  # None: adapted to the dataset size, see default_batch_size
     seed: int = 0
     device: str = "auto"  # "auto" picks CUDA when present

@@ -57,16 +57,41 @@ def test_keeping_every_neuron_reproduces_the_model(arch: str) -> None:
     assert param_count(composed) == param_count(model)
 
 
-def test_tied_spaces_take_the_union_of_their_layers() -> None:
-    model = random_model("mobilenet", SHAPES["digits"])
-    widths = model.layer_widths()
-    layers = [torch.zeros(w, dtype=torch.bool) for w in widths]
+def test_residual_spaces_take_the_union_of_their_layers() -> None:
+    model = random_model("resnet18", SHAPES["digits"])
+    spaces = model.layer_spaces()
+    layers = [torch.zeros(w, dtype=torch.bool) for w in model.layer_widths()]
     for layer in layers:
         layer[0] = True
-    layers[1][5] = True  # block 0's depthwise output shares space p0 with the stem (layer 0)
+    layers[2][5] = True  # block 0's output is added to the stem's (layer 0): both live in space s0
     plan = keep_plan(model, [ClassMask(0, layers, [])])
-    assert plan.spaces["p0"].nonzero().flatten().tolist() == [0, 5]
+    assert spaces[0] == spaces[2] == "s0"
+    assert plan.spaces["s0"].nonzero().flatten().tolist() == [0, 5]
     assert plan.layer_keep(model)[0].nonzero().flatten().tolist() == [0, 5]
+
+
+def test_depthwise_spaces_keep_what_both_layers_keep_and_fold_the_rest() -> None:
+    model = random_model("mobilenet", SHAPES["digits"])
+    layers = [torch.zeros(w, dtype=torch.bool) for w in model.layer_widths()]
+    for layer in layers:
+        layer[0] = True
+    layers[0][[1, 2]] = True  # the stem keeps 0, 1, 2
+    layers[1][[2, 3]] = True  # block 0's depthwise conv keeps 0, 2, 3: channel 3 reads a pruned input
+    layers[4][:] = False
+    layers[4][7] = True  # block 1's pointwise keeps 7 only, block 2's depthwise (reading it) keeps 0
+    plan = keep_plan(model, [ClassMask(0, layers, [])])
+    assert plan.spaces["p0"].nonzero().flatten().tolist() == [0, 2]
+    assert plan.folded["p0"].nonzero().flatten().tolist() == [3]
+    keep = plan.layer_keep(model)
+    assert keep[0].nonzero().flatten().tolist() == [0, 2]  # stem channel 1 feeds a pruned depthwise channel
+    assert keep[1].nonzero().flatten().tolist() == [0, 2, 3]
+    assert plan.spaces["p2"].nonzero().flatten().tolist() == [0]  # one channel for width, its input zeroed
+    assert plan.zeroed["p2"].nonzero().flatten().tolist() == [0]
+    assert keep[4].sum() == 0
+    x = random_pixels(6, SHAPES["digits"], seed=3)
+    with torch.no_grad():
+        reference = model(x, Tap(record=False, keep=keep))[:, [0]]
+        torch.testing.assert_close(compose(model, plan)(x), reference, atol=1e-4, rtol=0)
 
 
 def test_output_rows_are_the_selected_classes_in_sorted_order() -> None:

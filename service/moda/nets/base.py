@@ -37,6 +37,24 @@ class Dim:
 ParamSpaces = dict[str, tuple[Dim | None, ...]]  # state-dict name -> per-dimension space (None: kept whole)
 
 
+@dataclass(frozen=True)
+class DepthwiseTie:
+    """A depthwise conv+BN+ReLU reading, channel for channel, the output of the layer before it.
+
+    Both layers share one space, which keeps the channels both masks keep. A channel only the
+    depthwise layer keeps reads a pruned (zero) input, so its output is a constant; composition
+    folds that constant into the BatchNorm after the next conv instead of keeping the channel.
+    """
+
+    space: str
+    producer_layer: int  # modular-layer index of the layer whose output the depthwise conv reads
+    depthwise_layer: int  # modular-layer index of the depthwise conv's ReLU output
+    producer_bn: str  # module path of the BatchNorm that ends the producer
+    depthwise_bn: str  # module path of the depthwise conv's BatchNorm
+    next_conv: str  # module path of the conv reading the depthwise output (1×1, no bias)
+    next_bn: str  # module path of the BatchNorm after it
+
+
 class _ReluChannelMean(torch.autograd.Function):
     """relu(x) and its per-channel spatial mean in one node, with a single fused backward.
 
@@ -144,6 +162,10 @@ class ModularNet(nn.Module, ABC):
     @abstractmethod
     def features(self, x: torch.Tensor, tap: Tap | None) -> torch.Tensor:
         """Normalised input (N, C, H, W) -> logits (N, num_classes)."""
+
+    def depthwise_ties(self) -> list[DepthwiseTie]:
+        """Spaces tied by depthwise convs (see DepthwiseTie); other shared spaces keep the union."""
+        return []
 
     def forward(self, x: torch.Tensor, tap: Tap | None = None) -> torch.Tensor:
         return self.features(self.normalize(x), tap)

@@ -2,7 +2,7 @@
 
 A depthwise conv maps channel k to channel k, so its output shares the neuron space of its input:
 space `p{j}` holds the output of pointwise layer j (the stem is `p0`) and of the depthwise conv
-that reads it.
+that reads it (a DepthwiseTie: the space keeps the channels both layers keep).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from torch import nn
 
 from service.moda.nets.base import (
     OUTPUT_SPACE,
+    DepthwiseTie,
     Dim,
     ModularNet,
     ParamSpaces,
@@ -59,6 +60,21 @@ class MobileNetV1(ModularNet):
         for j in range(len(BLOCKS)):
             spaces += [f"p{j}", f"p{j + 1}"]
         return spaces
+
+    def depthwise_ties(self) -> list[DepthwiseTie]:
+        producers = ["stem.1"] + [f"blocks.{j - 1}.pw.1" for j in range(1, len(BLOCKS))]
+        return [
+            DepthwiseTie(
+                space=f"p{j}",
+                producer_layer=2 * j,  # stem, then each block's pointwise layer
+                depthwise_layer=2 * j + 1,
+                producer_bn=producers[j],
+                depthwise_bn=f"blocks.{j}.dw.1",
+                next_conv=f"blocks.{j}.pw.0",
+                next_bn=f"blocks.{j}.pw.1",
+            )
+            for j in range(len(BLOCKS))
+        ]
 
     def param_spaces(self) -> ParamSpaces:
         spaces = conv_bn_spaces("stem", "p0", None)
