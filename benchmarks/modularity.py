@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import random
 import statistics
 import sys
@@ -22,6 +21,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from benchmarks.output import write_json
 from benchmarks.progress import EpochBar
 from service.moda.compose import KeepPlan, compose, keep_plan, param_count
 from service.moda.data import DATASET_NAMES, ImageDataset, load_dataset
@@ -29,6 +29,7 @@ from service.moda.decompose import DEFAULT_TAU, ClassMask, activation_rates, cla
 from service.moda.metrics import count_macs, mean_overlap, module_sizes, restricted_accuracy
 from service.moda.nets import ARCHITECTURES, ArchConfig, ModularNet, build_model
 from service.moda.onnx_export import export_onnx
+from service.moda.serialization import checkpoint_bytes
 from service.moda.training import TrainConfig, TrainResult, predict_logits, train
 
 
@@ -43,6 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=None, help="default: adapted to the dataset size")
     p.add_argument("--subsets", type=int, default=5, help="random class subsets per size 3..9")
     p.add_argument("--json", dest="json_path", default="-", help="output file, - for stdout")
+    p.add_argument("--save-dir", type=Path, default=None, help="also save both models (safetensors) here")
     return p.parse_args(argv)
 
 
@@ -107,6 +109,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     moda_config = TrainConfig(epochs=args.epochs, seed=args.seed, batch_size=args.batch_size)
     std_model, std_run = train_model(data, args.arch, moda_config.standard(), "standard")
     moda_model, moda_run = train_model(data, args.arch, moda_config, "MODA")
+
+    if args.save_dir is not None:
+        args.save_dir.mkdir(parents=True, exist_ok=True)
+        for label, model in (("standard", std_model), ("moda", moda_model)):
+            (args.save_dir / f"{args.dataset}_{args.arch}_{label}.safetensors").write_bytes(checkpoint_bytes(model))
 
     rates = activation_rates(moda_model, data.x_train, data.y_train)
     masks = class_masks(rates, args.tau)
@@ -183,12 +190,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     result = run(args)
     print(summary_table(result), file=sys.stderr)
-    text = json.dumps(result, indent=2)
-    if args.json_path == "-":
-        print(text)
-    else:
-        Path(args.json_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json_path).write_text(text + "\n")
+    write_json(result, args.json_path)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ before (W_c alone) and after replacement.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from benchmarks.output import write_json
 from benchmarks.progress import EpochBar
 from service.moda.combine import CombinedClassifier, Pick, fit_calibration
 from service.moda.compose import compose, keep_plan, param_count
@@ -118,12 +118,7 @@ def main(argv: list[str] | None = None) -> None:
         f"tc_gain_mean {result['tc_gain_mean']:+.2f}  non_tc_change_mean {result['non_tc_change_mean']:+.2f}"
     )
     print("\n".join(lines), file=sys.stderr)
-    text = json.dumps(result, indent=2)
-    if args.json_path == "-":
-        print(text)
-    else:
-        Path(args.json_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json_path).write_text(text + "\n")
+    write_json(result, args.json_path)
 
 
 if __name__ == "__main__":

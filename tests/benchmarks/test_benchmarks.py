@@ -1,0 +1,43 @@
+"""The benchmarks run as a user runs them and write the JSON their README promises."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from benchmarks import modularity, replacement
+
+MODULARITY_KEYS = {
+    "std_acc", "moda_acc", "std_epoch_s", "moda_epoch_s", "module_size_mean", "overlap_mean",
+    "composed_acc_mean", "std_restricted_acc_mean", "composed_size_mean", "pairs_composed_acc_mean",
+    "pairs_composed_size_mean", "onnx_max_abs_diff",
+}  # fmt: skip
+
+
+def test_modularity_benchmark_writes_every_key(tmp_path: Path) -> None:
+    out = tmp_path / "m.json"
+    modularity.main(["--dataset", "digits", "--arch", "mlp", "--epochs", "3", "--subsets", "1",
+                     "--json", str(out), "--save-dir", str(tmp_path / "models")])  # fmt: skip
+    result = json.loads(out.read_text())
+    assert result.keys() >= MODULARITY_KEYS
+    assert all(isinstance(result[k], float) and math.isfinite(result[k]) for k in MODULARITY_KEYS)
+    assert len(result["compositions"]) == 45 + 7  # every pair, one subset of each size 3..9
+    assert 0 < result["module_size_mean"] < result["composed_size_mean"] < 1
+    assert result["onnx_max_abs_diff"] <= 1e-4
+    assert result["moda_acc"] > 80 and result["std_acc"] > 80
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == [
+        "digits_mlp_moda.safetensors", "digits_mlp_standard.safetensors"
+    ]  # fmt: skip
+
+
+def test_replacement_benchmark_writes_every_key(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    replacement.main(["--dataset", "digits", "--strong-epochs", "2", "--weak-epochs", "1", "--weak-fraction", "0.3",
+                      "--json", str(out)])  # fmt: skip
+    result = json.loads(out.read_text())
+    assert {"tc_gain_mean", "non_tc_change_mean", "rows"} <= result.keys()
+    assert [r["target_class"] for r in result["rows"]] == [0, 1, 2, 3, 4]
+    for row in result["rows"]:
+        assert row["tc_gain"] == row["tc_after"] - row["tc_before"]
+        assert row["onnx_max_abs_diff"] <= 1e-4
