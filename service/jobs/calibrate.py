@@ -10,6 +10,7 @@ data) with every network frozen, and record per-class test accuracy before and a
 
 from __future__ import annotations
 
+import math
 import statistics
 from typing import Any
 
@@ -65,6 +66,10 @@ def _calibrate_and_store(
     return {"composition_id": composition.id, "per_class_accuracy": per_class}
 
 
+def _or_none(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
 def run_calibrate(ctx: JobContext, p: CalibrateParams) -> dict[str, Any]:
     composer = Composer(ctx.store, ctx.artifacts, ctx.settings)
     modules, models = composer.selection(p.module_ids)
@@ -99,10 +104,15 @@ def run_replace(ctx: JobContext, p: ReplaceParams) -> dict[str, Any]:
     check_replacement(weak.labels, weak.input_spec, strong.input_spec, p, donor)
     kept = sorted(p.classes) if p.classes else list(range(len(weak.labels)))
     own = _provenance_modules(ctx, weak.id, [c for c in kept if c != p.target_class])
+    entries = [donor if c == p.target_class else own[c] for c in kept]
+    module_ids = [m.id for m in entries]
+    cid = composition_id(module_ids, REPLACE)
+    found = composer.existing(cid)
+    if found is not None:
+        return {"composition_id": found.id}
 
     parts = [composer.full_part(weak), composer.pruned_part(strong, [donor])]
     picks = [Pick(1, 0) if c == p.target_class else Pick(0, c) for c in kept]
-    entries = [donor if c == p.target_class else own[c] for c in kept]
     classes = [_class_entry(i, m) for i, m in enumerate(entries)]
     spec = InputSpec.from_dict(weak.input_spec)
     built = Built(CombinedClassifier([part.net for part in parts], picks, spec), classes, parts)
@@ -111,15 +121,10 @@ def run_replace(ctx: JobContext, p: ReplaceParams) -> dict[str, Any]:
     data = composer.dataset_of(weak, p.dataset, p.data_dir, [weak.labels[c] for c in kept])
     x_test, _ = samples_of(data, [weak.labels[c] for c in kept], "test")
     weak_alone = predict_logits(parts[0].net, x_test)[:, kept]  # W restricted to the kept classes
-    module_ids = [m.id for m in entries]
-    cid = composition_id(module_ids, REPLACE)
-    found = composer.existing(cid)
-    if found is not None:
-        return {"composition_id": found.id}
     result = _calibrate_and_store(ctx, composer, cid, REPLACE, built, module_ids, data, baseline=weak_alone)
     target = kept.index(p.target_class)
     rows = result["per_class_accuracy"]
-    others = [r for i, r in enumerate(rows) if i != target]
+    others = [r for i, r in enumerate(rows) if i != target and r["before"] is not None]
     result |= {
         "target_class": {"label": rows[target]["label"], **{k: rows[target][k] for k in ("before", "after")}},
         "other_classes": {

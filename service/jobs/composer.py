@@ -228,6 +228,9 @@ class Composer:
             return found, False
         (model,) = models.values()
         with self._lock:
+            found = self.existing(cid)  # built by a concurrent request while this one waited
+            if found is not None:
+                return found, False
             part = self.pruned_part(model, modules)
             classes = [_class_entry(i, m) for i, m in enumerate(modules)]
             built = Built(part.net, classes, [part])  # type: ignore[arg-type]
@@ -251,7 +254,7 @@ class Composer:
     ) -> tuple[torch.Tensor, torch.Tensor] | None:
         """The model's test samples of the selected classes, labelled by output position."""
         try:
-            data = self.dataset_of(model)
+            data = self.dataset_of(model, labels=[m.label for m in modules])
         except HubError:
             return None  # the data is not on this server: accuracy stays unmeasured
         return samples_of(data, [m.label for m in modules], split="test")

@@ -7,11 +7,12 @@ cancelled, so training checks a local flag before every batch instead of queryin
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from types import TracebackType
 from typing import Any
 
-from modules_store import ArtifactStore, Job, RegistryStore, StoreError
+from modules_store import ArtifactStore, Conflict, Job, NotFound, RegistryStore
 from service.config import Settings
 from service.moda.training import EpochMetrics, TrainingHooks
 
@@ -64,9 +65,9 @@ class JobContext:
         with self._lock:
             progress = dict(self._progress)
         try:
-            if self.store.heartbeat(self.job.id, self.worker_id, progress):
+            if self.store.heartbeat(self.job.id, self.worker_id, _finite(progress)):
                 self.cancelled.set()
-        except StoreError as error:  # CONFLICT: recovered from us, or finished elsewhere
+        except (Conflict, NotFound) as error:  # recovered from us, or finished elsewhere
             log.warning("job %s lost by %s: %s", self.job.id, self.worker_id, error)
             self.lost.set()
             self.cancelled.set()
@@ -75,6 +76,11 @@ class JobContext:
 
     def training_hooks(self, stage: str = "training") -> TrainingHooks:
         return _ProgressHooks(self, stage)
+
+
+def _finite(progress: dict[str, Any]) -> dict[str, Any]:
+    """NaN and infinities (a diverging run) are not JSON: they are reported as null."""
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in progress.items()}
 
 
 class _ProgressHooks(TrainingHooks):

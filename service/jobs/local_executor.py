@@ -113,16 +113,22 @@ class LocalExecutor:
         log.info("started local worker process %s", process.pid)
         return process
 
+    def _replace_dead_workers(self, store: RegistryStore) -> None:
+        for i, process in enumerate(self._processes):
+            if process.is_alive() or self._stop.is_set():
+                continue
+            log.error("local worker %s died (exit code %s)", process.pid, process.exitcode)
+            if process.pid is not None:
+                store.recover_worker_jobs(worker_id_prefix(KIND, process.pid))
+            self._processes[i] = self._spawn()
+
     def _supervise(self) -> None:
         store = open_store(self.settings.resolved_database_url)
         try:
             while not self._stop.wait(1.0):
-                for i, process in enumerate(self._processes):
-                    if process.is_alive() or self._stop.is_set():
-                        continue
-                    log.error("local worker %s died (exit code %s)", process.pid, process.exitcode)
-                    if process.pid is not None:
-                        store.recover_worker_jobs(worker_id_prefix(KIND, process.pid))
-                    self._processes[i] = self._spawn()
+                try:
+                    self._replace_dead_workers(store)
+                except Exception:  # the database is restarting: the next round tries again
+                    log.exception("supervising local workers failed")
         finally:
             store.close()

@@ -23,6 +23,11 @@ def run_modularize(ctx: JobContext, p: ModularizeParams) -> dict[str, Any]:
         dataset, data_dir = p.dataset, p.data_dir
     ctx.report(stage="loading data", dataset=dataset)
     data = open_dataset(ctx.settings.resolved_datasets_dir, dataset, data_dir)
+    if model.labels != data.labels:  # a model of some of the dataset's classes (train with `classes`)
+        missing = [label for label in model.labels if label not in data.labels]
+        if missing:
+            raise HubError(ErrorCode.INVALID_ARGUMENT, f"dataset {dataset!r} has no classes named {missing}")
+        data = data.restrict([data.labels.index(label) for label in model.labels])
     net = load_checkpoint(ctx.artifacts.get_bytes(model.weights_sha256))
     modules = add_modules(ctx, model.id, prepare_modules(ctx, net, data, model.labels, p.tau))
     return {"model_id": model.id, "module_ids": [m.id for m in modules]}

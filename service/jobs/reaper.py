@@ -24,8 +24,7 @@ class Reaper:
         self._resubmitted: dict[str, datetime] = {}
 
     def start(self) -> None:
-        self.reap()
-        self._thread.start()
+        self._thread.start()  # its first round runs at once
 
     def stop(self) -> None:
         self._stop.set()
@@ -54,8 +53,10 @@ class Reaper:
                 self._resubmitted[job.id] = now
 
     def _loop(self) -> None:
-        while not self._stop.wait(max(self.settings.stale_after_s / 3, 0.5)):
+        while True:
             try:
                 self.reap()
-            except Exception:  # the database is away; try again next round
+            except Exception:  # the database or the broker is away; try again next round
                 log.exception("reaping stale jobs failed")
+            if self._stop.wait(max(self.settings.stale_after_s / 3, 0.5)):
+                return

@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from modules_store import Job, RegistryStore
 from service.config import Settings
 from service.errors import ErrorCode, HubError
 from service.jobs.executor import Executor
-from service.jobs.params import DataParams, ModularizeParams, parse_params
+from service.jobs.params import ModularizeParams, parse_params
 from service.moda.data.sandbox import resolve_data_dir
+
+log = logging.getLogger(__name__)
 
 
 def submit_job(store: RegistryStore, executor: Executor, settings: Settings, kind: str, params: dict[str, Any]) -> Job:
     """Bad parameters raise INVALID_ARGUMENT here, before anything is queued."""
     parsed = parse_params(kind, params)
-    if isinstance(parsed, DataParams) and parsed.dataset is not None:
+    dataset = getattr(parsed, "dataset", None)
+    if dataset is not None:
         # A data_dir outside MODA_DATASETS_DIR is refused now, not by a failed job later.
-        resolve_data_dir(settings.resolved_datasets_dir, parsed.dataset, parsed.data_dir)
+        resolve_data_dir(settings.resolved_datasets_dir, dataset, getattr(parsed, "data_dir", None))
     if isinstance(parsed, ModularizeParams):
         _check_modularize(store, parsed)
     job = store.create_job(kind, parsed.model_dump(mode="json"), max_attempts=settings.max_attempts)
-    executor.submit(job)
+    try:
+        executor.submit(job)
+    except Exception:  # the broker is down: the job is queued in SQL and the reaper sends it again
+        log.exception("job %s is queued but could not be handed to the executor yet", job.id)
     return job
 
 

@@ -28,6 +28,7 @@ def run_train(ctx: JobContext, p: TrainParams) -> dict[str, Any]:
     run = train(net, data, config, ctx.training_hooks())
     if run.stopped:
         raise JobCancelled()
+    net.cpu()  # trained on CUDA when there is one; measured, exported and stored from the CPU
 
     draft = draft_model(
         ctx,

@@ -74,7 +74,7 @@ def count_macs(model: nn.Module, example: torch.Tensor) -> int:
         with torch.no_grad():
             was_training = model.training
             model.eval()
-            model(example[:1])
+            model(example[:1].to(next(model.parameters()).device))
             model.train(was_training)
     finally:
         for h in handles:

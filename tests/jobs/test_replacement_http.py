@@ -8,13 +8,16 @@ accuracy, and the result must be served like any composition (/v1 and the V2 pro
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 import pytest
+import torch
 
 from service.moda.data import load_dataset
+from service.moda.nets import ArchConfig, build_model
 from tests.live_server import LiveServer, wait_for
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
@@ -156,3 +159,34 @@ def test_uncalibrated_cross_model_composition_on_request(client: httpx.Client, m
     assert response.status_code == 201
     assert response.json()["strategy"] == "concat"
     assert {c["model_id"] for c in response.json()["classes"]} == {models["weak"], models["strong"]}
+
+
+def test_a_model_of_some_classes_can_be_modularized_again(client: httpx.Client) -> None:
+    job = client.post("/v1/jobs", json={"kind": "train", "params": {"epochs": 2, "classes": [3, 7], "name": "pair"}})
+    model_id = finished(client, job.json())["result"]["model_id"]
+    assert client.get(f"/v1/models/{model_id}").json()["labels"] == ["3", "7"]
+    again = client.post("/v1/jobs", json={"kind": "modularize", "params": {"model_id": model_id, "tau": 0.5}})
+    assert again.status_code == 202
+    finished(client, again.json())
+    modules = client.get(f"/v1/models/{model_id}/modules", params={"tau": 0.5}).json()["items"]
+    assert [(m["class_index"], m["label"]) for m in modules] == [(0, "3"), (1, "7")]
+
+
+def test_modules_of_a_model_with_its_own_labels_compose(client: httpx.Client, tmp_path: Path) -> None:
+    # Labels the dataset does not know: the composition is made, its accuracy stays unmeasured (not a 500).
+    data = load_dataset("digits")
+    torch.manual_seed(0)
+    net = build_model(ArchConfig("mlp", data.input_spec, 10))
+    weights = tmp_path / "net.pt"
+    torch.save(net.state_dict(), weights)
+    labels = ",".join(f"digit-{i}" for i in range(10))
+    with weights.open("rb") as f:
+        upload = client.post("/v1/models", files={"file": ("net.pt", f)},
+                             data={"arch": "mlp", "dataset": "digits", "labels": labels})  # fmt: skip
+    assert upload.status_code == 202, upload.text
+    model_id = finished(client, upload.json())["result"]["model_id"]
+    modules = modules_of(client, model_id)
+    response = client.post("/v1/compositions", json={"modules": [modules[2]["id"], modules[5]["id"]]})
+    assert response.status_code == 201, response.text
+    assert [c["label"] for c in response.json()["classes"]] == ["digit-2", "digit-5"]
+    assert response.json()["accuracy"] is None
