@@ -16,7 +16,6 @@ start runs it from the beginning, as attempt 2.
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -27,16 +26,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine
-from sqlalchemy.exc import OperationalError
 
 from modules_store import RegistryStore, open_store
-from modules_store.engine import normalise_database_url
 from tests.live_server import REPO, LiveServer, wait_for
-
-POSTGRES_URL_ENV = "MODA_TEST_POSTGRES_URL"
-REDIS_URL_ENV = "MODA_TEST_REDIS_URL"
-REQUIRE_SERVERS_ENV = "MODA_TEST_REQUIRE_SERVERS"
+from tests.servers import POSTGRES_URL_ENV, REDIS_URL_ENV, scratch_database, server_url
 
 STALE_AFTER_S = 4.0
 HEARTBEAT_S = 0.5
@@ -47,14 +40,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
 
 def _server_url(env: str, example: str) -> str:
-    url = os.environ.get(env)
-    if url:
-        return url
-    if os.environ.get(REQUIRE_SERVERS_ENV) == "1":
-        pytest.fail(f"{REQUIRE_SERVERS_ENV}=1 but {env} is not set", pytrace=False)
-    pytest.skip(
-        f"the Celery scale-out tests need {POSTGRES_URL_ENV} and {REDIS_URL_ENV}, e.g. {env}={example}"
-    )
+    return server_url(env, "the Celery scale-out tests", example)
 
 
 @pytest.fixture(scope="module")
@@ -78,23 +64,9 @@ def redis_url() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
     """A URL to a fresh database, dropped after the module."""
-    server_url = normalise_database_url(
-        _server_url(POSTGRES_URL_ENV, "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    )
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
-    name = f"moda_celery_{secrets.token_hex(6)}"
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except OperationalError as error:
-        admin.dispose()
-        pytest.fail(f"{POSTGRES_URL_ENV} is set but PostgreSQL is unreachable: {error}", pytrace=False)
-    try:
-        yield server_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    raw_url = _server_url(POSTGRES_URL_ENV, "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    with scratch_database(raw_url, "moda_celery") as url:
+        yield url.render_as_string(hide_password=False)
 
 
 class Worker:

@@ -8,7 +8,6 @@ unreachable, they fail.
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -16,13 +15,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import OperationalError
 
 from modules_store import Model, Module, NewModule, SqlStore
-from modules_store.engine import normalise_database_url
-
-POSTGRES_URL_ENV = "MODA_TEST_POSTGRES_URL"
-REQUIRE_SERVERS_ENV = "MODA_TEST_REQUIRE_SERVERS"
+from tests.servers import POSTGRES_URL_ENV, scratch_database, server_url
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
@@ -43,33 +38,15 @@ LABELS = ["zero", "one", "two", "three"]
 @pytest.fixture(scope="session")
 def postgres_admin() -> Iterator[tuple[Engine, URL]]:
     """An AUTOCOMMIT engine on a scratch database made for this session, and that database's URL."""
-    raw_url = os.environ.get(POSTGRES_URL_ENV)
-    if not raw_url:
-        if os.environ.get(REQUIRE_SERVERS_ENV) == "1":
-            pytest.fail(f"{REQUIRE_SERVERS_ENV}=1 but {POSTGRES_URL_ENV} is not set", pytrace=False)
-        pytest.skip(
-            f"PostgreSQL tests need {POSTGRES_URL_ENV}, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    raw_url = server_url(POSTGRES_URL_ENV, "PostgreSQL tests", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    with scratch_database(raw_url, "moda_test") as scratch_url:
+        scratch = create_engine(
+            scratch_url, isolation_level="AUTOCOMMIT", connect_args={"options": "-csynchronous_commit=off"}
         )
-    server_url = normalise_database_url(raw_url)
-    server = create_engine(server_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
-    name = f"moda_test_{secrets.token_hex(6)}"
-    try:
-        with server.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except OperationalError as error:
-        server.dispose()
-        pytest.fail(f"{POSTGRES_URL_ENV} is set but PostgreSQL is unreachable: {error}", pytrace=False)
-    scratch_url = server_url.set(database=name)
-    scratch = create_engine(
-        scratch_url, isolation_level="AUTOCOMMIT", connect_args={"options": "-csynchronous_commit=off"}
-    )
-    try:
-        yield scratch, scratch_url
-    finally:
-        scratch.dispose()
-        with server.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        server.dispose()
+        try:
+            yield scratch, scratch_url
+        finally:
+            scratch.dispose()
 
 
 @pytest.fixture(params=BACKENDS)
