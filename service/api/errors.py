@@ -30,7 +30,6 @@ STATUS: dict[str, int] = {
     ErrorCode.CONFLICT: 409,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.CORRUPT_ARTIFACT: 500,  # our fault, but named: the file is refused, never served
-    ErrorCode.NOT_READY: 503,
     ErrorCode.INTERNAL: 500,
 }
 # Framework-raised HTTP errors (unknown route, wrong method) get a code too.

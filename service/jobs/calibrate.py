@@ -18,7 +18,7 @@ import torch
 
 from modules_store import Module, composition_id
 from service.errors import ErrorCode, HubError
-from service.jobs.composer import CALIBRATED, REPLACE, Built, Composer, _class_entry, samples_of
+from service.jobs.composer import CALIBRATED, REPLACE, Built, Composer, class_entry, samples_of
 from service.jobs.context import JobContext
 from service.jobs.params import CalibrateParams, ReplaceParams
 from service.moda.combine import CombinedClassifier, Pick, fit_calibration
@@ -113,7 +113,7 @@ def run_replace(ctx: JobContext, p: ReplaceParams) -> dict[str, Any]:
 
     parts = [composer.full_part(weak), composer.pruned_part(strong, [donor])]
     picks = [Pick(1, 0) if c == p.target_class else Pick(0, c) for c in kept]
-    classes = [_class_entry(i, m) for i, m in enumerate(entries)]
+    classes = [class_entry(i, m) for i, m in enumerate(entries)]
     spec = InputSpec.from_dict(weak.input_spec)
     built = Built(CombinedClassifier([part.net for part in parts], picks, spec), classes, parts)
 

@@ -168,7 +168,7 @@ class Composer:
             parts.append(self.pruned_part(model, own))
             picks += [Pick(len(parts) - 1, column) for column in range(len(own))]
         ordered = [m for model_id in models for m in modules if m.model_id == model_id]
-        classes = [_class_entry(i, m) for i, m in enumerate(ordered)]
+        classes = [class_entry(i, m) for i, m in enumerate(ordered)]
         spec = InputSpec.from_dict(next(iter(models.values())).input_spec)
         return Built(CombinedClassifier([p.net for p in parts], picks, spec), classes, parts)
 
@@ -232,7 +232,7 @@ class Composer:
             if found is not None:
                 return found, False
             part = self.pruned_part(model, modules)
-            classes = [_class_entry(i, m) for i, m in enumerate(modules)]
+            classes = [class_entry(i, m) for i, m in enumerate(modules)]
             built = Built(part.net, classes, [part])  # type: ignore[arg-type]
             return self.store_built(
                 cid, PRUNE, built, [m.id for m in modules], test_data=self._test_split(model, modules)
@@ -260,7 +260,7 @@ class Composer:
         return samples_of(data, [m.label for m in modules], split="test")
 
 
-def _class_entry(index: int, module: Module) -> dict[str, Any]:
+def class_entry(index: int, module: Module) -> dict[str, Any]:
     return {"index": index, "label": module.label, "module_id": module.id, "model_id": module.model_id,
             "class_index": module.class_index}  # fmt: skip
 

@@ -103,6 +103,7 @@ def _fold_depthwise_ties(model: ModularNet, plan: KeepPlan, state: dict[str, tor
     1×1 conv after it adds W[:, k]·c_k to every position, which the BatchNorm after that conv absorbs
     exactly as a shift of its running mean. Producer channels kept only for width output 0 (γ = β = 0).
     """
+    param_spaces = model.param_spaces()
     for tie in model.depthwise_ties():
         kept = plan.spaces[tie.space]
         zeroed = plan.zeroed[tie.space][kept]
@@ -115,14 +116,10 @@ def _fold_depthwise_ties(model: ModularNet, plan: KeepPlan, state: dict[str, tor
         scale = bn.weight[folded] / torch.sqrt(bn.running_var[folded] + bn.eps)
         constants = torch.relu(bn.bias[folded] - bn.running_mean[folded] * scale)  # (F,)
         weight = model.get_submodule(tie.next_conv).weight[:, folded, 0, 0]  # (out, F)
-        rows = plan.spaces[_next_space(model, tie.next_bn)]  # (out,) the next conv's kept outputs
+        next_space = param_spaces[f"{tie.next_bn}.running_mean"][0]
+        assert next_space is not None
+        rows = plan.spaces[next_space.space]  # (out,) the next conv's kept outputs
         state[f"{tie.next_bn}.running_mean"] -= (weight[rows] @ constants).detach()
-
-
-def _next_space(model: ModularNet, bn_path: str) -> str:
-    dim = model.param_spaces()[f"{bn_path}.running_mean"][0]
-    assert dim is not None
-    return dim.space
 
 
 def compose(model: ModularNet, plan: KeepPlan) -> ModularNet:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -88,19 +87,6 @@ class TrainingHooks:
 
     def should_stop(self) -> bool:
         return False
-
-
-@dataclass
-class CallbackHooks(TrainingHooks):
-    on_epoch_fn: Callable[[EpochMetrics], None] | None = None
-    should_stop_fn: Callable[[], bool] | None = None
-
-    def on_epoch(self, metrics: EpochMetrics) -> None:
-        if self.on_epoch_fn:
-            self.on_epoch_fn(metrics)
-
-    def should_stop(self) -> bool:
-        return bool(self.should_stop_fn and self.should_stop_fn())
 
 
 def resolve_device(device: str) -> torch.device:
