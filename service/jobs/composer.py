@@ -162,12 +162,12 @@ class Composer:
 
     def combine(self, modules: Sequence[Module], models: dict[str, Model]) -> Built:
         """Each model's pruned part run once, outputs in (model, class) order."""
-        parts, picks, classes = [], [], []
-        for model_id, model in models.items():
-            own = [m for m in modules if m.model_id == model_id]
+        parts, picks, ordered = [], [], []
+        for model_id, model in sorted(models.items()):
+            own = sorted((m for m in modules if m.model_id == model_id), key=lambda m: m.class_index)
             parts.append(self.pruned_part(model, own))
             picks += [Pick(len(parts) - 1, column) for column in range(len(own))]
-        ordered = [m for model_id in models for m in modules if m.model_id == model_id]
+            ordered += own
         classes = [class_entry(i, m) for i, m in enumerate(ordered)]
         spec = InputSpec.from_dict(next(iter(models.values())).input_spec)
         return Built(CombinedClassifier([p.net for p in parts], picks, spec), classes, parts)
