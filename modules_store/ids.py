@@ -15,12 +15,22 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-def composition_id(module_ids: Sequence[str], strategy: str) -> str:
+def composition_id(module_ids: Sequence[str], strategy: str, data: str | None = None) -> str:
     """The id of the composition of `module_ids` under `strategy`: 24 hex chars of a sha256.
+
+    `data` names the data a calibrated (or replace) composition was fitted on, e.g. "digits" or
+    "npz:faces/v2": the same modules calibrated on other data are another composition. Strategies
+    fitted on no data leave it out.
 
     The ids are sorted first, so the same selection asked for in another order is the same
     composition (the API creates compositions idempotently on this id). The hashed text is
-    canonical JSON, so the recipe can be reproduced in any language.
+    canonical JSON, so the recipe can be reproduced in any language: the first 24 hex digits of
+    sha256 of the ASCII text (other characters as \\uXXXX escapes) of
+
+        {"data":DATA,"module_ids":[SORTED IDS],"strategy":STRATEGY}
+
+    with keys sorted and no spaces, and without the "data" key at all when `data` is None (so the
+    ids of compositions fitted on no data are what they were before `data` existed).
     """
     if isinstance(module_ids, str):
         # A bare string is a Sequence[str] of characters: almost certainly a caller bug.
@@ -31,10 +41,10 @@ def composition_id(module_ids: Sequence[str], strategy: str) -> str:
         raise InvalidArgument("a composition cannot use the same module twice")
     if not strategy:
         raise InvalidArgument("a composition needs a strategy")
-    canonical = json.dumps(
-        {"module_ids": sorted(module_ids), "strategy": strategy},
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=True,
-    )
+    if data is not None and not data:
+        raise InvalidArgument("a composition's data must be named by a non-empty key, or None")
+    identity: dict[str, object] = {"module_ids": sorted(module_ids), "strategy": strategy}
+    if data is not None:
+        identity["data"] = data
+    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()[:24]

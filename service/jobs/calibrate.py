@@ -73,12 +73,13 @@ def _or_none(value: float) -> float | None:
 def run_calibrate(ctx: JobContext, p: CalibrateParams) -> dict[str, Any]:
     composer = Composer(ctx.store, ctx.artifacts, ctx.settings)
     modules, models = composer.selection(p.module_ids)
-    cid = composition_id(p.module_ids, CALIBRATED)
+    first = next(iter(models.values()))
+    cid = composition_id(p.module_ids, CALIBRATED, composer.data_key(first, p.dataset, p.data_dir))
     found = composer.existing(cid)
     if found is not None:
         return {"composition_id": found.id}
     ctx.report(stage="loading data")
-    data = composer.dataset_of(next(iter(models.values())), p.dataset, p.data_dir, [m.label for m in modules])
+    data = composer.dataset_of(first, p.dataset, p.data_dir, [m.label for m in modules])
     built = composer.combine(modules, models)
     return _calibrate_and_store(ctx, composer, cid, CALIBRATED, built, [m.id for m in modules], data)
 
@@ -106,7 +107,7 @@ def run_replace(ctx: JobContext, p: ReplaceParams) -> dict[str, Any]:
     own = _provenance_modules(ctx, weak.id, [c for c in kept if c != p.target_class])
     entries = [donor if c == p.target_class else own[c] for c in kept]
     module_ids = [m.id for m in entries]
-    cid = composition_id(module_ids, REPLACE)
+    cid = composition_id(module_ids, REPLACE, composer.data_key(weak, p.dataset, p.data_dir))
     found = composer.existing(cid)
     if found is not None:
         return {"composition_id": found.id}

@@ -7,8 +7,9 @@
     replace     a weak model's own logits for its classes with one class taken from another
                 model's module, calibrated the same way (a `replace` job)
 
-A composition's id hashes its sorted module ids and its strategy, so asking twice (in any order)
-returns the same composition.
+A composition's id hashes its sorted module ids and its strategy, and for calibrated and replace
+compositions the data they are fitted on, so asking twice (in any order) returns the same
+composition, and calibrating on other data makes another.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from service.errors import ErrorCode, HubError
 from service.moda.combine import CombinedClassifier, Pick
 from service.moda.compose import compose, keep_plan, param_count
 from service.moda.data import ImageDataset
-from service.moda.data.sandbox import open_dataset, split_dataset_key
+from service.moda.data.sandbox import canonical_dataset_key, open_dataset, split_dataset_key
 from service.moda.decompose import ClassMask
 from service.moda.metrics import count_macs
 from service.moda.nets import ModularNet
@@ -131,14 +132,27 @@ class Composer:
         except NotFound:
             return None
 
+    def data_source(self, model: Model, dataset: str | None, data_dir: str | None) -> tuple[str, str | None]:
+        """(dataset, data_dir) of the data named, or of the model's own training data when none is."""
+        if dataset is not None:
+            return dataset, data_dir
+        if model.dataset_id is None:
+            raise HubError(ErrorCode.INVALID_ARGUMENT, f"model {model.id} has no dataset on record: name one")
+        return split_dataset_key(self.store.get_dataset(model.dataset_id).name)
+
+    def data_key(self, model: Model, dataset: str | None = None, data_dir: str | None = None) -> str:
+        """The data `dataset_of` reads, as a calibrated composition's id names it.
+
+        Leaving the model's own data implicit and naming it give the same key, so both requests
+        find the same composition."""
+        source = self.data_source(model, dataset, data_dir)
+        return canonical_dataset_key(self.settings.resolved_datasets_dir, *source)
+
     def dataset_of(
         self, model: Model, dataset: str | None = None, data_dir: str | None = None, labels: Sequence[str] = ()
     ) -> ImageDataset:
         """The data named, or the model's own training data; it must have classes named `labels`."""
-        if dataset is None:
-            if model.dataset_id is None:
-                raise HubError(ErrorCode.INVALID_ARGUMENT, f"model {model.id} has no dataset on record: name one")
-            dataset, data_dir = split_dataset_key(self.store.get_dataset(model.dataset_id).name)
+        dataset, data_dir = self.data_source(model, dataset, data_dir)
         data = open_dataset(self.settings.resolved_datasets_dir, dataset, data_dir)
         missing = [label for label in labels if label not in data.labels]
         if missing:

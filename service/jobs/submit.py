@@ -1,11 +1,13 @@
-"""Submitting a job: validate its parameters, queue it in SQL, hand it to the executor."""
+"""Submitting a job: validate its parameters, queue it in SQL, hand it to the executor; or finding the
+job already under way for the same work."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from modules_store import Job, RegistryStore
+from modules_store import MAX_PAGE_LIMIT, Job, JobStatus, RegistryStore
 from service.config import Settings
 from service.errors import ErrorCode, HubError
 from service.jobs.executor import Executor
@@ -30,6 +32,25 @@ def submit_job(store: RegistryStore, executor: Executor, settings: Settings, kin
     except Exception:  # the broker is down: the job is queued in SQL and the reaper sends it again
         log.exception("job %s is queued but could not be handed to the executor yet", job.id)
     return job
+
+
+def job_in_flight(store: RegistryStore, kind: str, same: Callable[[dict[str, Any]], bool]) -> Job | None:
+    """A queued or running job of `kind` whose params `same` accepts, or None.
+
+    Queued jobs are listed before running ones: a job claimed between the two listings is then
+    still found, as running. Not atomic: two requests at the same instant may both miss each other.
+    """
+    for status in (JobStatus.QUEUED, JobStatus.RUNNING):
+        offset = 0
+        while True:
+            page = store.list_jobs(offset=offset, limit=MAX_PAGE_LIMIT, status=status, kind=kind)
+            found = next((job for job in page.items if same(job.params)), None)
+            if found is not None:
+                return found
+            offset += len(page.items)
+            if not page.items or offset >= page.total:
+                break
+    return None
 
 
 def _check_modularize(store: RegistryStore, p: ModularizeParams) -> None:

@@ -18,12 +18,14 @@ from tests.api.helpers import (
     API_KEY,
     AUTH,
     CLASSES,
+    DIGITS_HALF,
     SERVERS,
     log_size,
     server_errors,
     start_server,
     state_dict_bytes,
     succeeded,
+    write_digits_npz,
     write_tiny_npz,
 )
 from tests.live_server import LiveServer
@@ -48,6 +50,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     home = tmp_path_factory.mktemp("hub")
     datasets = home / "datasets"
     write_tiny_npz(datasets / "tiny")
+    write_digits_npz(datasets / DIGITS_HALF)
     server = start_server(
         home,
         {

@@ -23,6 +23,8 @@ AUTH = {"Authorization": f"Bearer {API_KEY}"}
 TERMINAL = {"succeeded", "failed", "cancelled"}
 # The three classes the shared composition is made of: 3 and 8 look alike, 0 does not.
 CLASSES = (0, 3, 8)
+# npz data below MODA_DATASETS_DIR that write_digits_npz writes: digits' classes, other images.
+DIGITS_HALF = "digits-half"
 _STATUS_LINE = re.compile(r'"(\w+) (\S+) HTTP/[\d.]+" (5\d\d)')
 
 
@@ -200,4 +202,21 @@ def write_tiny_npz(directory: Path) -> None:
         x_test=x_test,
         y_test=y_test,
         labels=np.array(["x", "y", "z"]),
+    )
+
+
+def write_digits_npz(directory: Path) -> None:
+    """Every other training image of digits, and its test split, as npz data under another name: data
+    with digits' classes and input that is not the `digits` dataset, to calibrate digits models on."""
+    from service.moda.data.digits import load_digits
+
+    data = load_digits()
+    directory.mkdir(parents=True, exist_ok=True)
+    np.savez(
+        directory / "data.npz",
+        x_train=data.x_train.numpy()[::2],
+        y_train=data.y_train.numpy()[::2],
+        x_test=data.x_test.numpy(),
+        y_test=data.y_test.numpy(),
+        labels=np.array(data.labels),
     )

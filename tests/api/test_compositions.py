@@ -1,5 +1,6 @@
 """/v1/compositions: composing modules idempotently, accuracy of the composed classifier, the
-downloaded ONNX against a plain ONNX Runtime session, and selections no classifier can be made of."""
+downloaded ONNX against a plain ONNX Runtime session, selections no classifier can be made of, and
+compositions of several models calibrated by jobs: one per calibration data, one job at a time."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import onnxruntime as ort
 import pytest
 
 from tests.api.conftest import Trained
-from tests.api.helpers import CLASSES, assert_error, digits, softmax
+from tests.api.helpers import CLASSES, DIGITS_HALF, assert_error, digits, softmax, succeeded, wait_job
 
 
 def predict(client: httpx.Client, composition_id: str, x: np.ndarray) -> list[dict[str, Any]]:
@@ -176,3 +177,91 @@ def _onnx_logits(client: httpx.Client, url: str, x: np.ndarray) -> np.ndarray:
     session = ort.InferenceSession(response.content, providers=["CPUExecutionProvider"])
     (logits,) = session.run(["logits"], {"input": x})
     return logits
+
+
+@pytest.fixture(scope="module")
+def cross_model(trained: Trained, uploaded: Trained) -> list[str]:
+    """Modules of two models: composed by a `calibrate` job."""
+    return [trained.modules[2]["id"], uploaded.modules[4]["id"]]
+
+
+@pytest.fixture(scope="module")
+def calibrated(client: httpx.Client, cross_model: list[str]) -> dict[str, Any]:
+    """`cross_model` calibrated on the first model's own data (digits), left implicit."""
+    response = client.post("/v1/compositions", json={"modules": cross_model})
+    assert response.status_code == 202, response.text
+    job = succeeded(client, response.json()["id"])
+    return client.get(f"/v1/compositions/{job['result']['composition_id']}").json()
+
+
+def test_naming_the_first_models_own_data_finds_the_same_calibrated_composition(
+    client: httpx.Client, cross_model: list[str], calibrated: dict[str, Any]
+) -> None:
+    # digits is bundled: whatever data_dir is given, it reads the same data.
+    for data in ({"dataset": "digits"}, {"dataset": "digits", "data_dir": "elsewhere"}):
+        again = client.post("/v1/compositions", json={"modules": cross_model[::-1], **data})
+        assert again.status_code == 200, again.text
+        assert again.json() == calibrated
+
+
+def test_calibrating_on_other_data_makes_another_composition(
+    client: httpx.Client, cross_model: list[str], calibrated: dict[str, Any]
+) -> None:
+    response = client.post("/v1/compositions", json={"modules": cross_model, "dataset": "npz", "data_dir": DIGITS_HALF})
+    assert response.status_code == 202, response.text  # not the composition calibrated on digits
+    made = succeeded(client, response.json()["id"])["result"]["composition_id"]
+    assert made != calibrated["id"]
+
+    # The same directory spelled another way is the same data, so the same composition.
+    respelled = {"modules": cross_model[::-1], "dataset": "npz", "data_dir": f"./{DIGITS_HALF}/"}
+    again = client.post("/v1/compositions", json=respelled)
+    assert again.status_code == 200, again.text
+    other = again.json()
+    assert other["id"] == made and other["strategy"] == "calibrated"
+    assert other["metrics"]["calibration_train_loss"] != calibrated["metrics"]["calibration_train_loss"]
+    assert client.get(f"/v1/compositions/{calibrated['id']}").json() == calibrated
+
+
+def queued_calibrations(client: httpx.Client, module_ids: list[str]) -> list[str]:
+    """Ids of the queued `calibrate` jobs of these modules (in any order)."""
+    page = client.get("/v1/jobs", params={"kind": "calibrate", "status": "queued", "limit": 1000}).json()
+    return [job["id"] for job in page["items"] if set(job["params"]["module_ids"]) == set(module_ids)]
+
+
+def test_a_calibration_asked_for_while_its_job_is_queued_answers_that_job(
+    client: httpx.Client, trained: Trained, uploaded: Trained
+) -> None:
+    selection = [trained.modules[5]["id"], uploaded.modules[6]["id"]]
+    # The one worker takes the oldest queued job first: behind this one, calibrate jobs stay queued.
+    busy = client.post("/v1/jobs", json={"kind": "train", "params": {"epochs": 1000}})
+    assert busy.status_code == 202, busy.text
+    submitted: list[str] = []
+    try:
+        first = client.post("/v1/compositions", json={"modules": selection})
+        assert first.status_code == 202, first.text
+        submitted.append(first.json()["id"])
+        # The same composition asked for again: the modules in another order, the data named.
+        again = client.post("/v1/compositions", json={"modules": selection[::-1], "dataset": "digits"})
+        assert again.status_code == 202, again.text
+        assert again.json()["id"] == first.json()["id"]
+        assert again.headers["location"] == first.headers["location"] == f"/v1/jobs/{first.json()['id']}"
+        assert queued_calibrations(client, selection) == [first.json()["id"]]
+
+        other_data = client.post(
+            "/v1/compositions", json={"modules": selection, "dataset": "npz", "data_dir": DIGITS_HALF}
+        )
+        assert other_data.status_code == 202, other_data.text
+        assert other_data.json()["id"] != first.json()["id"]
+        submitted.append(other_data.json()["id"])
+
+        # A cancelled job will make nothing: asking again submits a new one.
+        cancelled = client.post(f"/v1/jobs/{first.json()['id']}/cancel")
+        assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+        after = client.post("/v1/compositions", json={"modules": selection})
+        assert after.status_code == 202, after.text
+        assert after.json()["id"] not in submitted
+        submitted.append(after.json()["id"])
+    finally:
+        for job_id in [*submitted, busy.json()["id"]]:
+            client.post(f"/v1/jobs/{job_id}/cancel")  # 409 for a job already cancelled: nothing to do
+        wait_job(client, busy.json()["id"])

@@ -18,6 +18,7 @@ import torch
 
 from service.moda.data import load_dataset
 from service.moda.nets import ArchConfig, build_model
+from tests.api.helpers import DIGITS_HALF, write_digits_npz
 from tests.live_server import LiveServer, wait_for
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
@@ -36,7 +37,10 @@ def finished(client: httpx.Client, job: dict[str, Any], timeout: float = 240.0) 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
-    server = LiveServer(tmp_path_factory.mktemp("replace-home")).start()
+    home = tmp_path_factory.mktemp("replace-home")
+    datasets = home / "datasets"
+    write_digits_npz(datasets / DIGITS_HALF)
+    server = LiveServer(home, {"MODA_DATASETS_DIR": str(datasets)}).start()
     try:
         with server.client() as c:
             yield c
@@ -106,6 +110,24 @@ def test_replacement_repairs_the_weak_class(client: httpx.Client, models: dict[s
     logits = {o["name"]: np.asarray(o["data"]).reshape(o["shape"]) for o in v2.json()["outputs"]}["logits"]
     position = [c["label"] for c in composition["classes"]].index(str(TARGET))
     assert np.mean(logits.argmax(1) == position) * 100 == pytest.approx(served, abs=0.01)
+
+
+def test_a_replacement_calibrated_on_other_data_is_another_composition(
+    client: httpx.Client, models: dict[str, str]
+) -> None:
+    donor = modules_of(client, models["strong"])[TARGET]
+    params = {"model_id": models["weak"], "target_class": TARGET, "module_id": donor["id"]}
+
+    def replaced(data: dict[str, str]) -> str:
+        job = client.post("/v1/jobs", json={"kind": "replace", "params": params | data})
+        assert job.status_code == 202, job.text
+        return finished(client, job.json())["result"]["composition_id"]
+
+    own = replaced({})  # the weak model's own data, digits
+    assert replaced({"dataset": "digits"}) == own
+    other = replaced({"dataset": "npz", "data_dir": DIGITS_HALF})
+    assert other != own
+    assert client.get(f"/v1/compositions/{other}").json()["strategy"] == "replace"
 
 
 def test_replacement_refuses_a_module_of_another_class(client: httpx.Client, models: dict[str, str]) -> None:

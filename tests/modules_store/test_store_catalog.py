@@ -8,6 +8,7 @@ import json
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -351,18 +352,40 @@ def test_list_and_update_compositions(
     assert _code(error) == "NOT_FOUND"
 
 
+def _recipe(identity: dict[str, Any]) -> str:
+    """composition_id's documented recipe, written out again: sha256 of canonical JSON, 24 hex digits."""
+    text = json.dumps(identity, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
 def test_composition_id_recipe() -> None:
-    expected = hashlib.sha256(
-        json.dumps(
-            {"module_ids": ["a", "b"], "strategy": "prune"}, sort_keys=True, separators=(",", ":")
-        ).encode()
-    ).hexdigest()[:24]
+    expected = _recipe({"module_ids": ["a", "b"], "strategy": "prune"})
     assert composition_id(["b", "a"], "prune") == composition_id(["a", "b"], "prune") == expected
     assert composition_id(["a", "b"], "calibrated") != expected
     for ids in ([], ["a", "a"]):
         with pytest.raises(StoreError) as error:
             composition_id(ids, "prune")
         assert _code(error) == "INVALID_ARGUMENT"
+
+
+def test_composition_id_names_the_data_it_was_fitted_on() -> None:
+    # Without data, the recipe is the one from before ids named data: stored ids stay valid.
+    for strategy in ("prune", "concat"):
+        before = _recipe({"module_ids": ["m1", "m2"], "strategy": strategy})
+        assert composition_id(["m2", "m1"], strategy) == composition_id(["m1", "m2"], strategy, None) == before
+
+    expected = _recipe({"data": "npz:faces/v2", "module_ids": ["a", "b"], "strategy": "calibrated"})
+    assert composition_id(["b", "a"], "calibrated", "npz:faces/v2") == expected
+    assert composition_id(["a", "b"], "calibrated", "npz:faces/v2") == expected
+    others = {
+        composition_id(["a", "b"], "calibrated"),
+        composition_id(["a", "b"], "calibrated", "digits"),
+        composition_id(["a", "b"], "replace", "npz:faces/v2"),
+    }
+    assert expected not in others and len(others) == 3
+    with pytest.raises(StoreError) as error:
+        composition_id(["a", "b"], "calibrated", "")
+    assert _code(error) == "INVALID_ARGUMENT"
 
 
 # -- timestamps -------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from modules_store import composition_id
+from modules_store import Job, Model, composition_id
 from service.api.deps import (
     ArtifactsDep,
     Authorized,
@@ -31,8 +31,8 @@ from service.api.schemas import (
     PredictResponse,
     page_of,
 )
-from service.jobs.composer import CALIBRATED
-from service.jobs.submit import submit_job
+from service.jobs.composer import CALIBRATED, Composer
+from service.jobs.submit import job_in_flight, submit_job
 from service.serving.inputs import decode_tensor
 from service.serving.predictions import to_predictions
 
@@ -72,25 +72,42 @@ def create_composition(
 
     Modules of one model are pruned out of it at once. Modules of several models run each model's
     pruned part once; their logits are calibrated by a `calibrate` job (202, its result names the
-    composition) unless `calibration` is 'none'."""
+    composition; asked again while it is queued or running, the same job) unless `calibration` is
+    'none'. The calibration data is part of the composition's identity."""
     modules, models = composer.selection(body.modules)
     if len(models) == 1:
         composition, created = composer.compose(body.modules)
     elif body.calibration == "none":
         composition, created = composer.concat(body.modules)
     else:
-        found = composer.existing(composition_id(body.modules, CALIBRATED))
+        first = next(iter(models.values()))
+        data = composer.data_key(first, body.dataset, body.data_dir)
+        found = composer.existing(composition_id(body.modules, CALIBRATED, data))
         if found is None:
-            # Refused now rather than by a failed job: the calibration data must have these classes.
-            first = next(iter(models.values()))
-            composer.dataset_of(first, body.dataset, body.data_dir, [m.label for m in modules])
-            params = {"module_ids": body.modules, "dataset": body.dataset, "data_dir": body.data_dir}
-            job = submit_job(store, executor, settings, "calibrate", params)
+            # A repeated request waits for the job already making this composition, not a second one.
+            job = _calibrating(composer, first, body.modules, data)
+            if job is None:
+                # Refused now rather than by a failed job: the calibration data must have these classes.
+                composer.dataset_of(first, body.dataset, body.data_dir, [m.label for m in modules])
+                params = {"module_ids": body.modules, "dataset": body.dataset, "data_dir": body.data_dir}
+                job = submit_job(store, executor, settings, "calibrate", params)
             headers = {"Location": f"/v1/jobs/{job.id}"}
             return JSONResponse(JobPublic.of(job).model_dump(mode="json"), status_code=202, headers=headers)
         composition, created = found, False
     payload = CompositionPublic.of(composition).model_dump(mode="json")
     return JSONResponse(payload, status_code=201 if created else 200)
+
+
+def _calibrating(composer: Composer, first: Model, module_ids: list[str], data: str) -> Job | None:
+    """The queued or running `calibrate` job of these modules on the data keyed `data`, if any."""
+
+    def same(params: dict[str, Any]) -> bool:
+        # The same modules in any order have the same first model, so the data keys compare.
+        return set(params["module_ids"]) == set(module_ids) and (
+            composer.data_key(first, params["dataset"], params["data_dir"]) == data
+        )
+
+    return job_in_flight(composer.store, "calibrate", same)
 
 
 @router.get("/v1/compositions", response_model=PagePublic[CompositionPublic])

@@ -37,6 +37,19 @@ def split_dataset_key(key: str) -> tuple[str, str | None]:
     return dataset, data_dir or None
 
 
+def canonical_dataset_key(root: Path, dataset: str, data_dir: str | None) -> str:
+    """The key of the data `dataset` and `data_dir` name, the same however the directory is spelled.
+
+    ("mnist", None), ("mnist", "mnist") and ("mnist", "./mnist/") all read root/mnist: "mnist".
+    A bundled dataset reads no directory: its name alone.
+    """
+    path = resolve_data_dir(root, dataset, data_dir)
+    if path is None:
+        return dataset
+    relative = path.relative_to(root.resolve()).as_posix()
+    return dataset_key(dataset, None if relative == dataset else relative)
+
+
 @lru_cache(maxsize=4)
 def _load(dataset: str, path: Path | None) -> ImageDataset:
     return load_dataset(dataset, path)
