@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -99,6 +100,7 @@ class SqlCatalog:
         dataset_id: str | None = None,
         job_id: str | None = None,
         version: int | None = None,
+        modules: Sequence[NewModule] = (),
     ) -> Model:
         require_text(name, "model name")
         require_text(arch, "arch")
@@ -125,6 +127,10 @@ class SqlCatalog:
                 _get(session, DatasetRow, dataset_id, "dataset")
             if job_id is not None:
                 _get(session, JobRow, job_id, "job")
+                # Two attempts of one job can both get here (a worker taken for dead was not).
+                serialise_on(session, f"model-job:{job_id}")
+                if _model_of_job(session, job_id) is not None:
+                    raise AlreadyExists(f"job {job_id!r} has registered a model already")
             if version is None:
                 latest = session.scalar(select(func.max(ModelRow.version)).where(ModelRow.name == name))
                 chosen = (latest or 0) + 1
@@ -136,11 +142,17 @@ class SqlCatalog:
             row = ModelRow(id=new_id(), version=chosen, created_at=utc_now(), **fields)
             session.add(row)
             session.flush()
+            _add_modules(session, [replace(new, model_id=row.id) for new in modules], {row.id: row})
             return row.to_entity()
 
     def get_model(self, model_id: str) -> Model:
         with self._db.begin(write=False) as session:
             return _get(session, ModelRow, model_id, "model").to_entity()
+
+    def find_model_by_job(self, job_id: str) -> Model | None:
+        with self._db.begin(write=False) as session:
+            row = _model_of_job(session, job_id)
+            return None if row is None else row.to_entity()
 
     def get_model_by_name(self, name: str, version: int | None = None) -> Model:
         query = select(ModelRow).where(ModelRow.name == name)
@@ -175,10 +187,6 @@ class SqlCatalog:
     def create_modules(self, modules: Sequence[NewModule]) -> list[Module]:
         if not modules:
             return []
-        keys = [(new.model_id, new.class_index, float(new.tau)) for new in modules]
-        if len(set(keys)) != len(keys):
-            repeated = sorted({key for key in keys if keys.count(key) > 1})
-            raise AlreadyExists(f"the batch repeats (model_id, class_index, tau): {repeated}")
         with self._db.begin(write=True) as session:
             model_ids = {new.model_id for new in modules}
             models = {
@@ -187,13 +195,7 @@ class SqlCatalog:
             missing = sorted(model_ids - models.keys())
             if missing:
                 raise NotFound(f"models not found: {', '.join(missing)}")
-            now = utc_now()
-            rows = [_module_row(new, models[new.model_id], now) for new in modules]
-            # A module that exists already fails the unique constraint here, and the whole
-            # transaction rolls back: the constraint is the one check no concurrent batch can slip past.
-            session.add_all(rows)
-            session.flush()
-            return [row.to_entity() for row in rows]
+            return _add_modules(session, modules, models)
 
     def get_module(self, module_id: str) -> Module:
         with self._db.begin(write=False) as session:
@@ -333,6 +335,27 @@ def _modules_by_id(session: Session, module_ids: Sequence[str]) -> dict[str, Mod
         return {}
     rows = session.scalars(select(ModuleRow).where(ModuleRow.id.in_(set(module_ids))))
     return {row.id: row.to_entity() for row in rows}
+
+
+def _model_of_job(session: Session, job_id: str) -> ModelRow | None:
+    # A database written before a job could register only one model may hold several: the first counts.
+    query = select(ModelRow).where(ModelRow.job_id == job_id).order_by(ModelRow.created_at, ModelRow.id)
+    return session.scalar(query.limit(1))
+
+
+def _add_modules(session: Session, modules: Sequence[NewModule], models: Mapping[str, ModelRow]) -> list[Module]:
+    """Insert `modules`, each of the model `models[module.model_id]`, in the session's transaction."""
+    keys = [(new.model_id, new.class_index, float(new.tau)) for new in modules]
+    if len(set(keys)) != len(keys):
+        repeated = sorted({key for key in keys if keys.count(key) > 1})
+        raise AlreadyExists(f"the batch repeats (model_id, class_index, tau): {repeated}")
+    now = utc_now()
+    rows = [_module_row(new, models[new.model_id], now) for new in modules]
+    # A module that exists already fails the unique constraint here, and the whole
+    # transaction rolls back: the constraint is the one check no concurrent batch can slip past.
+    session.add_all(rows)
+    session.flush()
+    return [row.to_entity() for row in rows]
 
 
 def _module_row(new: NewModule, model: ModelRow, now: datetime) -> ModuleRow:

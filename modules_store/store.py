@@ -88,17 +88,29 @@ class RegistryStore(ABC):
         dataset_id: str | None = None,
         job_id: str | None = None,
         version: int | None = None,
+        modules: Sequence[NewModule] = (),
     ) -> Model:
-        """Register a trained model.
+        """Register a trained model, and its `modules` with it: all in one transaction.
 
         `version` None takes the next version of `name` (1 for a new name; concurrent creators get
         distinct versions). An explicit `version` that is taken -> ALREADY_EXISTS; < 1 ->
         INVALID_ARGUMENT. A `dataset_id` or `job_id` that does not exist -> NOT_FOUND.
+
+        A job registers at most one model: a `job_id` that has one already -> ALREADY_EXISTS, also
+        when attempts of the job race (a re-run then finds it with `find_model_by_job`).
+
+        `modules` become the new model's (their `model_id` is ignored: the id is not known before)
+        and are checked as `create_modules` checks them; if any fails, the model is not written
+        either, so a model is never seen without the modules it was registered with.
         """
 
     @abstractmethod
     def get_model(self, model_id: str) -> Model:
         """The model with this id; NOT_FOUND if none."""
+
+    @abstractmethod
+    def find_model_by_job(self, job_id: str) -> Model | None:
+        """The model the job `job_id` registered, or None if it registered none (or does not exist)."""
 
     @abstractmethod
     def get_model_by_name(self, name: str, version: int | None = None) -> Model:

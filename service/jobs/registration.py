@@ -1,9 +1,13 @@
 """Putting what the ML core made into the registry: datasets, models and their modules.
 
 The slow part (decomposing, composing every module, exporting and storing its ONNX) runs before
-any row is written; the rows of a model and its modules are then written back to back. A worker
-killed mid-job thus leaves no half-registered model behind, only content-addressed artifacts that
-the re-run finds already stored.
+any row is written; the rows of a model and its modules are then written in one transaction. A
+worker killed mid-job thus leaves no half-registered model behind, only content-addressed
+artifacts that the re-run finds already stored.
+
+A worker can also die after the rows are written and before the runner records the job as
+finished; the job is then recovered and run again. Registration is therefore idempotent per job:
+the re-run finds the rows its earlier attempt wrote and returns them instead of writing a copy.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from modules_store import Dataset, Model, Module, NewModule
+from modules_store import MAX_PAGE_LIMIT, AlreadyExists, Dataset, Model, Module, NewModule, RegistryStore
 from service.jobs.context import JobContext
 from service.moda.compose import compose, keep_plan, param_count
 from service.moda.data import ImageDataset
@@ -98,7 +102,30 @@ def prepare_modules(
 
 
 def add_modules(ctx: JobContext, model_id: str, prepared: list[NewModule]) -> list[Module]:
-    return ctx.store.create_modules([replace(m, model_id=model_id) for m in prepared])
+    """Add the modules `prepared` (one per class, at one τ) to an existing model.
+
+    Modules are keyed by (model, class, τ) and each batch is written all or nothing, so when the
+    store refuses them as existing and the model has a module at this τ for exactly the prepared
+    classes, that complete set is this job's: written by an earlier attempt, or, if a concurrent
+    job with the same model and τ got there first, the one set the registry can hold for it.
+    """
+    try:
+        return ctx.store.create_modules([replace(m, model_id=model_id) for m in prepared])
+    except AlreadyExists:
+        existing = _modules_at(ctx.store, model_id, prepared[0].tau)
+        if sorted(m.class_index for m in existing) != sorted(m.class_index for m in prepared):
+            raise
+        return existing
+
+
+def _modules_at(store: RegistryStore, model_id: str, tau: float) -> list[Module]:
+    """All the model's modules at `tau`, in class order."""
+    modules: list[Module] = []
+    while True:
+        page = store.list_modules(model_id, tau=tau, offset=len(modules), limit=MAX_PAGE_LIMIT)
+        modules += page.items
+        if not page.items or len(modules) >= page.total:
+            return modules
 
 
 def register_model_with_modules(
@@ -110,22 +137,34 @@ def register_model_with_modules(
     name: str,
     weights: tuple[float, float, float],
 ) -> tuple[Model, list[Module]]:
-    """The model row, then its module rows: the last, quick step of a job."""
+    """The model row and its module rows, in one transaction: the last, quick step of a job.
+
+    The store lets a job register one model; when this job has one already (an earlier attempt
+    wrote it and died before the job was finished), that model is returned with its modules at
+    the prepared τ, which the same transaction wrote, and what this attempt made is dropped.
+    """
     ctx.check_cancelled()
     alpha, beta, gamma = weights
     config = config_of(draft.net)
-    model = ctx.store.create_model(
-        name=name,
-        arch=config.arch,
-        arch_config=config.to_dict(),
-        input_spec=config.input_spec.to_dict(),
-        labels=draft.labels,
-        alpha=alpha,
-        beta=beta,
-        gamma=gamma,
-        weights_sha256=draft.weights_sha256,
-        metrics=draft.metrics,
-        dataset_id=dataset.id,
-        job_id=ctx.job.id,
-    )
-    return model, add_modules(ctx, model.id, prepared)
+    try:
+        model = ctx.store.create_model(
+            name=name,
+            arch=config.arch,
+            arch_config=config.to_dict(),
+            input_spec=config.input_spec.to_dict(),
+            labels=draft.labels,
+            alpha=alpha,
+            beta=beta,
+            gamma=gamma,
+            weights_sha256=draft.weights_sha256,
+            metrics=draft.metrics,
+            dataset_id=dataset.id,
+            job_id=ctx.job.id,
+            modules=prepared,
+        )
+    except AlreadyExists:
+        earlier = ctx.store.find_model_by_job(ctx.job.id)
+        if earlier is None:  # refused for another reason
+            raise
+        model = earlier
+    return model, _modules_at(ctx.store, model.id, prepared[0].tau)

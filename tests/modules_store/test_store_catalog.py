@@ -114,6 +114,51 @@ def test_model_references_must_exist(make_model: MakeModel) -> None:
         assert _code(error) == "NOT_FOUND"
 
 
+def test_find_model_by_job(store: SqlStore, make_model: MakeModel) -> None:
+    job, idle = store.create_job("train"), store.create_job("train")
+    assert store.find_model_by_job(job.id) is None
+    model = make_model(job_id=job.id)
+    make_model("unrelated")
+    assert store.find_model_by_job(job.id) == model
+    assert store.find_model_by_job(idle.id) is None
+    assert store.find_model_by_job("missing") is None
+
+
+def test_a_job_registers_one_model(store: SqlStore, make_model: MakeModel) -> None:
+    job = store.create_job("train")
+    first = make_model(job_id=job.id)
+    with pytest.raises(StoreError) as error:
+        make_model("another-name", job_id=job.id)
+    assert _code(error) == "ALREADY_EXISTS"
+    assert store.list_models().items == [first]
+
+
+def test_create_model_writes_its_modules_with_it(
+    store: SqlStore, make_model: MakeModel, module_specs: Callable[..., list[NewModule]]
+) -> None:
+    specs = module_specs(make_model("template"))  # their model_id is the template's: the store replaces it
+    model = make_model("with-modules", modules=specs)
+    modules = store.list_modules(model.id).items
+    assert [(m.model_id, m.class_index, m.tau) for m in modules] == [(model.id, c, 0.9) for c in range(len(LABELS))]
+    assert [m.onnx_sha256 for m in modules] == [spec.onnx_sha256 for spec in specs]
+
+
+def test_create_model_with_a_bad_module_writes_nothing(
+    store: SqlStore, make_model: MakeModel, module_specs: Callable[..., list[NewModule]]
+) -> None:
+    good = module_specs(make_model("template"), classes=[0, 1])
+    job = store.create_job("train")
+    for bad, code in [
+        (dataclasses.replace(good[1], class_index=2), "INVALID_ARGUMENT"),  # label "one" is not class 2
+        (good[0], "ALREADY_EXISTS"),  # the batch repeats class 0
+    ]:
+        with pytest.raises(StoreError) as error:
+            make_model("half-written", job_id=job.id, modules=[good[0], bad])
+        assert _code(error) == code
+    assert store.list_models(name="half-written").total == 0
+    assert store.find_model_by_job(job.id) is None
+
+
 def test_get_model_by_name(store: SqlStore, make_model: MakeModel) -> None:
     first, second = make_model("a"), make_model("a")
     assert store.get_model_by_name("a") == second

@@ -91,6 +91,32 @@ def test_racing_model_creators_get_distinct_versions(store: SqlStore, open_sql_s
     assert sorted(run_together(len(stores), create)) == [1, 2, 3, 4, 5, 6]
 
 
+def test_racing_attempts_of_one_job_register_one_model(store: SqlStore, open_sql_store: OpenStore) -> None:
+    job = store.create_job("train")
+    stores = [open_sql_store(migrate=False) for _ in range(6)]
+
+    def create(index: int) -> str:
+        try:
+            stores[index].create_model(
+                name=f"attempt-{index}",  # not one name, whose version lock would serialise them anyway
+                arch="mlp",
+                arch_config={},
+                input_spec={},
+                labels=["a", "b"],
+                alpha=1.0,
+                beta=1.0,
+                gamma=0.3,
+                weights_sha256=f"{index:064x}",
+                job_id=job.id,
+            )
+        except StoreError as error:
+            return error.code
+        return "created"
+
+    assert sorted(run_together(len(stores), create)) == ["ALREADY_EXISTS"] * 5 + ["created"]
+    assert store.list_models().total == 1
+
+
 def test_racing_dataset_creators_share_one_dataset(store: SqlStore, open_sql_store: OpenStore) -> None:
     stores = [open_sql_store(migrate=False) for _ in range(6)]
 
