@@ -11,7 +11,14 @@ from typing import Any
 from service.errors import ErrorCode, HubError
 from service.jobs.context import JobContext
 from service.jobs.params import IngestParams
-from service.jobs.registration import draft_model, prepare_modules, register_dataset, register_model_with_modules
+from service.jobs.registration import (
+    draft_model,
+    prepare_modules,
+    register_dataset,
+    register_model_with_modules,
+    registered_earlier,
+    registration_result,
+)
 from service.moda.data import ImageDataset
 from service.moda.data.sandbox import open_dataset
 from service.moda.nets import ArchConfig, ModularNet
@@ -38,6 +45,8 @@ def load_uploaded(data: ImageDataset, arch: str, labels: list[str], weights: byt
 
 
 def run_ingest(ctx: JobContext, p: IngestParams) -> dict[str, Any]:
+    if (earlier := registered_earlier(ctx, p.tau)) is not None:
+        return earlier
     ctx.report(stage="loading data", dataset=p.dataset)
     data = open_dataset(ctx.settings.resolved_datasets_dir, p.dataset, p.data_dir)
     labels = p.labels or data.labels
@@ -53,4 +62,4 @@ def run_ingest(ctx: JobContext, p: IngestParams) -> dict[str, Any]:
         name=p.name or f"{p.dataset}-{p.arch}-ingested",
         weights=(0.0, 0.0, 0.0),  # unknown training: recorded as standard, metrics say "trained_by": "upload"
     )
-    return {"model_id": model.id, "module_ids": [m.id for m in modules]}
+    return registration_result(model, modules)

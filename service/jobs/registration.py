@@ -128,6 +128,19 @@ def _modules_at(store: RegistryStore, model_id: str, tau: float) -> list[Module]
             return modules
 
 
+def registered_earlier(ctx: JobContext, tau: float) -> dict[str, Any] | None:
+    """The result of an earlier attempt of this job that registered its model, or None.
+
+    Checked first by a re-run, so a job whose rows are written is not trained or measured again.
+    """
+    model = ctx.store.find_model_by_job(ctx.job.id)
+    return None if model is None else registration_result(model, _modules_at(ctx.store, model.id, tau))
+
+
+def registration_result(model: Model, modules: list[Module]) -> dict[str, Any]:
+    return {"model_id": model.id, "module_ids": [m.id for m in modules]}
+
+
 def register_model_with_modules(
     ctx: JobContext,
     draft: ModelDraft,

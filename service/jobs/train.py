@@ -8,13 +8,22 @@ import torch
 
 from service.jobs.context import JobCancelled, JobContext
 from service.jobs.params import TrainParams
-from service.jobs.registration import draft_model, prepare_modules, register_dataset, register_model_with_modules
+from service.jobs.registration import (
+    draft_model,
+    prepare_modules,
+    register_dataset,
+    register_model_with_modules,
+    registered_earlier,
+    registration_result,
+)
 from service.moda.data.sandbox import open_dataset
 from service.moda.nets import ArchConfig, build_model
 from service.moda.training import TrainConfig, train
 
 
 def run_train(ctx: JobContext, p: TrainParams) -> dict[str, Any]:
+    if (earlier := registered_earlier(ctx, p.tau)) is not None:
+        return earlier
     ctx.report(stage="loading data", dataset=p.dataset)
     full = open_dataset(ctx.settings.resolved_datasets_dir, p.dataset, p.data_dir)
     data = full if p.train_fraction == 1.0 else full.subset(train_fraction=p.train_fraction, seed=p.seed)
@@ -51,4 +60,4 @@ def run_train(ctx: JobContext, p: TrainParams) -> dict[str, Any]:
         name=p.name or f"{p.dataset}-{p.arch}",
         weights=(p.alpha, p.beta, p.gamma),
     )
-    return {"model_id": model.id, "module_ids": [m.id for m in modules]}
+    return registration_result(model, modules)

@@ -11,6 +11,7 @@ import pytest
 
 from modules_store import ArtifactStore, Job, JobStatus, RegistryStore, open_artifact_store, open_store
 from service.config import Settings
+from service.jobs import train as train_job
 from service.jobs.context import JobContext
 from service.jobs.params import parse_params
 from service.jobs.runner import JOB_FUNCTIONS, run_job
@@ -69,6 +70,23 @@ def test_a_rerun_train_job_returns_the_model_its_first_attempt_registered(hub: H
     modules = hub.store.list_modules(first["model_id"]).items
     assert [module.id for module in modules] == first["module_ids"]
     assert len(modules) == DIGITS_CLASSES
+
+
+def test_a_rerun_train_job_whose_model_is_registered_does_not_train_again(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = hub.store.create_job("train", TRAIN, max_attempts=2)
+    ctx = JobContext(hub.store, hub.artifacts, hub.settings, claim(hub, job.id, "local:host:1:w"), "local:host:1:w")
+    first = JOB_FUNCTIONS["train"](ctx, parse_params("train", TRAIN))
+    hub.store.recover_worker_jobs("local:host:1:")
+
+    def train_again(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the re-run trained the model again")
+
+    monkeypatch.setattr(train_job, "train", train_again)
+    run_job(hub.store, hub.artifacts, hub.settings, claim(hub, job.id, "local:host:2:w"), "local:host:2:w")
+    rerun = hub.store.get_job(job.id)
+    assert (rerun.status, rerun.result) == (JobStatus.SUCCEEDED, first), rerun.error
 
 
 def test_a_rerun_modularize_job_returns_the_modules_its_first_attempt_added(hub: Hub) -> None:
