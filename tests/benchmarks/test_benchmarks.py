@@ -6,6 +6,8 @@ import json
 import math
 from pathlib import Path
 
+import pytest
+
 from benchmarks import modularity, replacement
 
 MODULARITY_KEYS = {
@@ -34,10 +36,22 @@ def test_modularity_benchmark_writes_every_key(tmp_path: Path) -> None:
 def test_replacement_benchmark_writes_every_key(tmp_path: Path) -> None:
     out = tmp_path / "r.json"
     replacement.main(["--dataset", "digits", "--strong-epochs", "2", "--weak-epochs", "1", "--weak-fraction", "0.3",
-                      "--json", str(out)])  # fmt: skip
+                      "--seeds", "0,1", "--json", str(out)])  # fmt: skip
     result = json.loads(out.read_text())
-    assert {"tc_gain_mean", "non_tc_change_mean", "rows"} <= result.keys()
-    assert [r["target_class"] for r in result["rows"]] == [0, 1, 2, 3, 4]
-    for row in result["rows"]:
+    assert {"tc_gain_mean", "non_tc_change_mean", "tc_gain_over_recalibration_mean", "rows"} <= result.keys()
+    rows = result["rows"]
+    assert [(r["seed"], r["target_class"]) for r in rows] == [(s, c) for s in (0, 1) for c in range(5)]
+    for row in rows:
         assert row["tc_gain"] == row["tc_after"] - row["tc_before"]
+        assert 0 <= row["tc_recalibrated_only"] <= 100
         assert row["onnx_max_abs_diff"] <= 1e-4
+    for s, seed_mean in enumerate(result["tc_gain_by_seed"]):
+        assert math.isclose(seed_mean, sum(r["tc_gain"] for r in rows if r["seed"] == s) / 5)
+    assert math.isclose(result["tc_gain_mean"], sum(result["tc_gain_by_seed"]) / 2)
+    over_recalibration = sum(r["tc_after"] - r["tc_recalibrated_only"] for r in rows) / len(rows)
+    assert math.isclose(result["tc_gain_over_recalibration_mean"], over_recalibration, abs_tol=1e-9)
+
+
+def test_replacement_benchmark_rejects_malformed_seeds() -> None:
+    with pytest.raises(SystemExit):
+        replacement.parse_args(["--seeds", "0,x"])
