@@ -9,6 +9,7 @@ from typing import Any, Generic, Literal, Self, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from modules_store import Page
+from service.jobs.params import DataDirNeedsDataset, DatasetName
 
 T = TypeVar("T")
 
@@ -98,7 +99,7 @@ class CompositionClass(Public):
     class_index: int = Field(description="the class's index in its source model")
 
 
-class CompositionCreate(BaseModel):
+class CompositionCreate(DataDirNeedsDataset):
     model_config = ConfigDict(extra="forbid")
     modules: list[str] = Field(min_length=1, description="module ids")
     calibration: Literal["auto", "none"] = Field(
@@ -106,7 +107,7 @@ class CompositionCreate(BaseModel):
         description="modules of several models are calibrated by a `calibrate` job (202) unless 'none' "
         "(raw logits side by side, 201)",
     )
-    dataset: str | None = Field(default=None, description="calibration data; default the first model's dataset")
+    dataset: DatasetName | None = Field(default=None, description="calibration data; default the first model's dataset")
     data_dir: str | None = None
 
 

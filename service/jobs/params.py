@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from service.errors import ErrorCode, HubError
 from service.moda.data import DATASET_NAMES
@@ -20,6 +20,17 @@ ModelName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-
 
 class JobParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataDirNeedsDataset(BaseModel):
+    """For models whose `dataset` may be left to a default model's own data: a `data_dir` alone
+    would be silently ignored (the default data has its own directory), so it is refused."""
+
+    @model_validator(mode="after")
+    def _data_dir_needs_dataset(self) -> Self:
+        if getattr(self, "dataset", None) is None and getattr(self, "data_dir", None) is not None:
+            raise ValueError("data_dir needs dataset: name the dataset whose files the directory holds")
+        return self
 
 
 class DataParams(JobParams):
@@ -65,7 +76,7 @@ class IngestParams(DataParams):
     name: ModelName | None = None
 
 
-class ModularizeParams(DataParams):
+class ModularizeParams(DataParams, DataDirNeedsDataset):
     """Split an existing model into modules at a new τ (over its own training data by default)."""
 
     model_id: str
@@ -73,7 +84,7 @@ class ModularizeParams(DataParams):
     dataset: DatasetName | None = None  # type: ignore[assignment]  # None: the model's own dataset
 
 
-class CalibrateParams(JobParams):
+class CalibrateParams(JobParams, DataDirNeedsDataset):
     """Compose modules of several models and calibrate their logits on a dataset."""
 
     module_ids: list[str] = Field(min_length=2)
@@ -81,7 +92,7 @@ class CalibrateParams(JobParams):
     data_dir: str | None = None
 
 
-class ReplaceParams(JobParams):
+class ReplaceParams(JobParams, DataDirNeedsDataset):
     """Repair class `target_class` of the weak model `model_id` with `module_id` from a stronger model."""
 
     model_id: str = Field(description="the weak model")

@@ -127,6 +127,8 @@ def test_selections_no_classifier_can_be_made_of_are_refused(
     assert_error(post({"modules": "abc"}), 422, "INVALID_ARGUMENT", "modules")
     assert_error(post({"modules": trained.module_ids(), "extra": 1}), 422, "INVALID_ARGUMENT", "extra")
     assert_error(post({"modules": ["no-such-module", trained.modules[0]["id"]]}), 404, "NOT_FOUND", "no-such-module")
+    assert_error(post({"modules": trained.module_ids(), "dataset": "imagenet"}), 422, "INVALID_ARGUMENT", "dataset")
+    assert_error(post({"modules": trained.module_ids(), "data_dir": "mnist"}), 422, "INVALID_ARGUMENT", "data_dir")
     twice = [trained.modules[0]["id"]] * 2
     assert_error(post({"modules": twice}), 400, "INVALID_ARGUMENT", "twice")
     # Modules of models whose inputs differ (8x8 on 0..16 against 4x4 on 0..255) cannot share an input.

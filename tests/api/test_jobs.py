@@ -78,6 +78,15 @@ def test_bad_job_requests_are_refused_before_anything_is_queued(client: httpx.Cl
     ]
     for params, field in cases:
         assert_error(client.post("/v1/jobs", json={**train, "params": params}), 400, "INVALID_ARGUMENT", field)
+    # Without a dataset, data_dir would be silently ignored for the model's own data.
+    model_id = trained.model["id"]
+    for kind, params in [
+        ("modularize", {"model_id": model_id, "tau": 0.5, "data_dir": "mnist"}),
+        ("calibrate", {"module_ids": trained.module_ids()[:2], "data_dir": "mnist"}),
+        ("replace", {"model_id": model_id, "target_class": 0, "module_id": trained.modules[0]["id"], "data_dir": "x"}),
+    ]:
+        refused = client.post("/v1/jobs", json={"kind": kind, "params": params})
+        assert_error(refused, 400, "INVALID_ARGUMENT", "data_dir needs dataset")
     assert_error(
         client.post("/v1/jobs", json={"kind": "modularize", "params": {"model_id": "no-such-model"}}),
         404,
