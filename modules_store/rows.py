@@ -88,7 +88,8 @@ class ModelRow(Base):
     weights_sha256: Mapped[str] = mapped_column(SHA256)
     # A model outlives the dataset record and the job that made it: the links just go blank.
     dataset_id: Mapped[str | None] = mapped_column(ForeignKey("datasets.id", ondelete="SET NULL"))
-    job_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    # Indexed: every train/ingest attempt looks up the model its job may have registered already.
+    job_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     def to_entity(self) -> Model:
