@@ -38,13 +38,14 @@ def job_in_flight(store: RegistryStore, kind: str, same: Callable[[dict[str, Any
     """A queued or running job of `kind` whose params `same` accepts, or None.
 
     Queued jobs are listed before running ones: a job claimed between the two listings is then
-    still found, as running. Not atomic: two requests at the same instant may both miss each other.
+    still found, as running. A running job asked to cancel is passed over: it will make nothing.
+    Not atomic: two requests at the same instant may both miss each other.
     """
     for status in (JobStatus.QUEUED, JobStatus.RUNNING):
         offset = 0
         while True:
             page = store.list_jobs(offset=offset, limit=MAX_PAGE_LIMIT, status=status, kind=kind)
-            found = next((job for job in page.items if same(job.params)), None)
+            found = next((job for job in page.items if not job.cancel_requested and same(job.params)), None)
             if found is not None:
                 return found
             offset += len(page.items)

@@ -30,6 +30,9 @@ def test_only_a_queued_or_running_job_is_in_flight(tmp_path: Path) -> None:
     assert job_in_flight(store, "calibrate", wanted) == queued
     running = store.claim_job("w", job_id=queued.id)
     assert running is not None and job_in_flight(store, "calibrate", wanted) == running
+    # Still running until its worker notices, but it will make nothing: not in flight.
+    assert store.request_cancel(running.id).status is JobStatus.RUNNING
+    assert job_in_flight(store, "calibrate", wanted) is None
 
 
 def test_a_job_in_flight_is_found_beyond_the_first_page(tmp_path: Path) -> None:

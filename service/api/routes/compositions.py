@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from modules_store import Job, Model, composition_id
@@ -31,7 +32,9 @@ from service.api.schemas import (
     PredictResponse,
     page_of,
 )
+from service.errors import HubError
 from service.jobs.composer import CALIBRATED, Composer
+from service.jobs.params import CalibrateParams
 from service.jobs.submit import job_in_flight, submit_job
 from service.serving.inputs import decode_tensor
 from service.serving.predictions import to_predictions
@@ -102,10 +105,12 @@ def _calibrating(composer: Composer, first: Model, module_ids: list[str], data: 
     """The queued or running `calibrate` job of these modules on the data keyed `data`, if any."""
 
     def same(params: dict[str, Any]) -> bool:
-        # The same modules in any order have the same first model, so the data keys compare.
-        return set(params["module_ids"]) == set(module_ids) and (
-            composer.data_key(first, params["dataset"], params["data_dir"]) == data
-        )
+        try:
+            p = CalibrateParams.model_validate(params)
+            # The same modules in any order have the same first model, so the data keys compare.
+            return set(p.module_ids) == set(module_ids) and composer.data_key(first, p.dataset, p.data_dir) == data
+        except (ValidationError, HubError):
+            return False  # another job's params that no longer parse or resolve: not this request's job
 
     return job_in_flight(composer.store, "calibrate", same)
 
