@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from modules_store import MAX_PAGE_LIMIT, AlreadyExists, Dataset, Model, Module, NewModule, RegistryStore
+from service.errors import ErrorCode, HubError
 from service.jobs.context import JobContext
 from service.moda.compose import compose, keep_plan, param_count
 from service.moda.data import ImageDataset
@@ -134,7 +135,18 @@ def registered_earlier(ctx: JobContext, tau: float) -> dict[str, Any] | None:
     Checked first by a re-run, so a job whose rows are written is not trained or measured again.
     """
     model = ctx.store.find_model_by_job(ctx.job.id)
-    return None if model is None else registration_result(model, _modules_at(ctx.store, model.id, tau))
+    if model is None:
+        return None
+    modules = _modules_at(ctx.store, model.id, tau)
+    if not modules:
+        # Only a registry written before a model and its modules shared one transaction can hold
+        # this; modules prepared from a re-trained network would not match the stored weights.
+        raise HubError(
+            ErrorCode.CONFLICT,
+            f"model {model.id}, registered by an earlier attempt of this job, has no modules at tau={tau}: "
+            "submit a modularize job for it",
+        )
+    return registration_result(model, modules)
 
 
 def registration_result(model: Model, modules: list[Module]) -> dict[str, Any]:

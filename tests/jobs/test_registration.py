@@ -97,3 +97,18 @@ def test_a_rerun_modularize_job_returns_the_modules_its_first_attempt_added(hub:
     at_half = hub.store.list_modules(model_id, tau=0.5).items
     assert [module.id for module in at_half] == first["module_ids"]
     assert len(at_half) == DIGITS_CLASSES
+
+
+def test_a_rerun_refuses_a_model_an_older_registry_left_without_modules(hub: Hub) -> None:
+    # Before a model and its modules were written in one transaction, a crash between the two
+    # could leave the model alone; modules of a re-trained network would not match its weights.
+    job = hub.store.create_job("train", TRAIN)
+    lone = hub.store.create_model(
+        name="lone", arch="mlp", arch_config={}, input_spec={}, labels=["a", "b"], alpha=1.0, beta=1.0,
+        gamma=0.3, weights_sha256="0" * 64, metrics={}, job_id=job.id,
+    )  # fmt: skip
+    run_job(hub.store, hub.artifacts, hub.settings, claim(hub, job.id, "local:host:0:w"), "local:host:0:w")
+    failed = hub.store.get_job(job.id)
+    assert failed.status == JobStatus.FAILED
+    assert failed.error is not None and lone.id in failed.error and "modularize" in failed.error
+    assert [model.id for model in hub.store.list_models().items] == [lone.id]
