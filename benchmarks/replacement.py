@@ -56,9 +56,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def _seeds(text: str) -> tuple[int, ...]:
     try:
-        return tuple(int(s) for s in text.split(","))
+        seeds = tuple(int(s) for s in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"seeds must be comma-separated integers, got {text!r}") from None
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"seeds must be distinct (a repeated seed repeats the same run), got {text!r}")
+    return seeds
 
 
 def fit(data: ImageDataset, arch: str, config: TrainConfig, label: str) -> ModularNet:

@@ -52,6 +52,7 @@ def test_replacement_benchmark_writes_every_key(tmp_path: Path) -> None:
     assert math.isclose(result["tc_gain_over_recalibration_mean"], over_recalibration, abs_tol=1e-9)
 
 
-def test_replacement_benchmark_rejects_malformed_seeds() -> None:
+@pytest.mark.parametrize("seeds", ["0,x", "0,0", ""])
+def test_replacement_benchmark_rejects_malformed_seeds(seeds: str) -> None:
     with pytest.raises(SystemExit):
-        replacement.parse_args(["--seeds", "0,x"])
+        replacement.parse_args(["--seeds", seeds])
