@@ -93,6 +93,12 @@ def replacement_row(
         return per_class_accuracy(predict_logits(net, task.x_test), task.y_test, TASK_SIZE)
 
     before, after, recal = accuracy_of(weak), accuracy_of(replaced), accuracy_of(recalibrated)
+    # How well each network alone tells c (index 0) from 5..9 on the test split: the module can
+    # only help where it separates them better than the weak model's own margin for c does.
+    is_c = task.y_test == 0
+    weak_logits = predict_logits(weak, task.x_test)  # (N, 6)
+    weak_margin = weak_logits[:, 0] - weak_logits[:, 1:].max(dim=1).values  # (N,)
+    module_logit = predict_logits(module, task.x_test)[:, 0]  # (N,)
     onnx = export_onnx(replaced, task.labels, [c, *WEAK_OTHERS])
     return {
         "seed": seed,
@@ -101,12 +107,21 @@ def replacement_row(
         "tc_after": after[0],
         "tc_gain": after[0] - before[0],
         "tc_recalibrated_only": recal[0],
+        "weak_auc": auc(weak_margin[is_c], weak_margin[~is_c]),
+        "module_auc": auc(module_logit[is_c], module_logit[~is_c]),
         "non_tc_before": statistics.fmean(before[1:]),
         "non_tc_after": statistics.fmean(after[1:]),
         "non_tc_change": statistics.fmean(after[1:]) - statistics.fmean(before[1:]),
         "module_size": param_count(module) / param_count(strong),
         "onnx_max_abs_diff": onnx.max_abs_diff,
     }
+
+
+def auc(positives: torch.Tensor, negatives: torch.Tensor) -> float:
+    """P(a random positive scores above a random negative), ties counting half: ROC AUC."""
+    above = (positives[:, None] > negatives[None, :]).float().mean()
+    tied = (positives[:, None] == negatives[None, :]).float().mean()
+    return (above + tied / 2).item()
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -134,6 +149,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "non_tc_change_by_seed": seed_means("non_tc_change"),
         # What the module adds over recalibrating W alone on the same data.
         "tc_gain_over_recalibration_mean": mean("tc_after") - mean("tc_recalibrated_only"),
+        "weak_auc_mean": mean("weak_auc"),
+        "module_auc_mean": mean("module_auc"),
         "rows": rows,
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "json_path"},
     }

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
+import torch
 
 from benchmarks import modularity, replacement
 
@@ -44,12 +45,19 @@ def test_replacement_benchmark_writes_every_key(tmp_path: Path) -> None:
     for row in rows:
         assert row["tc_gain"] == row["tc_after"] - row["tc_before"]
         assert 0 <= row["tc_recalibrated_only"] <= 100
+        assert 0.5 < row["weak_auc"] <= 1 and 0.5 < row["module_auc"] <= 1  # both better than chance
         assert row["onnx_max_abs_diff"] <= 1e-4
     for s, seed_mean in enumerate(result["tc_gain_by_seed"]):
         assert math.isclose(seed_mean, sum(r["tc_gain"] for r in rows if r["seed"] == s) / 5)
     assert math.isclose(result["tc_gain_mean"], sum(result["tc_gain_by_seed"]) / 2)
     over_recalibration = sum(r["tc_after"] - r["tc_recalibrated_only"] for r in rows) / len(rows)
     assert math.isclose(result["tc_gain_over_recalibration_mean"], over_recalibration, abs_tol=1e-9)
+
+
+def test_auc_is_the_probability_a_positive_outranks_a_negative() -> None:
+    assert replacement.auc(torch.tensor([2.0, 3.0]), torch.tensor([0.0, 1.0])) == 1.0
+    assert replacement.auc(torch.tensor([0.0]), torch.tensor([1.0, 2.0])) == 0.0
+    assert replacement.auc(torch.tensor([1.0, 3.0]), torch.tensor([1.0, 2.0])) == 0.625  # (0.5 + 0 + 1 + 1) / 4
 
 
 @pytest.mark.parametrize("seeds", ["0,x", "0,0", ""])
