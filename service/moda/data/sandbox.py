@@ -7,8 +7,9 @@ server's file system. Registry rows name a dataset by a key: its kind, plus its 
 
 from __future__ import annotations
 
+import posixpath
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from service.errors import ErrorCode, HubError
 from service.moda.data.dataset import ImageDataset
@@ -18,14 +19,22 @@ BUNDLED = {"digits"}  # ships with scikit-learn: no directory
 
 
 def resolve_data_dir(root: Path, dataset: str, data_dir: str | None) -> Path | None:
-    """The directory to read `dataset` from: `root/data_dir`, default `root/dataset`."""
+    """The directory to read `dataset` from: `root/data_dir`, default `root/dataset`.
+
+    Containment is checked on the spelling, not on the resolved path: a caller's `data_dir` may not
+    climb out of the root ("..", absolute paths), but a symlink the operator placed inside it (say
+    root/mnist -> /srv/shared/mnist) is followed, as the operator meant it to be.
+    """
     if dataset in BUNDLED:
         return None
-    root = root.resolve()
-    path = (root / (data_dir or dataset)).resolve()
-    if path != root and root not in path.parents:
-        raise HubError(ErrorCode.INVALID_ARGUMENT, f"data_dir must be inside the datasets directory {root}")
-    return path
+    relative = PurePosixPath(posixpath.normpath(data_dir or dataset))
+    if relative.is_absolute() or relative.parts[:1] == ("..",):
+        raise HubError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"data_dir must be a directory inside the datasets directory {root.resolve()}, given relative to it; "
+            f"got {data_dir!r}",
+        )
+    return root.resolve() / relative
 
 
 def dataset_key(dataset: str, data_dir: str | None) -> str:
