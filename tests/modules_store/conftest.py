@@ -89,7 +89,8 @@ def store(open_sql_store: Callable[..., SqlStore]) -> SqlStore:
 
 @pytest.fixture
 def make_model(store: SqlStore) -> Callable[..., Model]:
-    def make(name: str = "digits-mlp", **overrides: Any) -> Model:
+    def make(name: str = "digits-mlp", *, on: SqlStore | None = None, **overrides: Any) -> Model:
+        """A model row; `on`: another connection to the same database (racing writers), default `store`."""
         fields: dict[str, Any] = {
             "arch": "mlp",
             "arch_config": {"hidden": [64, 32], "num_classes": len(LABELS)},
@@ -102,7 +103,7 @@ def make_model(store: SqlStore) -> Callable[..., Model]:
             "metrics": {"accuracy": 0.97},
         }
         fields.update(overrides)
-        return store.create_model(name=name, **fields)
+        return (on or store).create_model(name=name, **fields)
 
     return make
 

@@ -11,6 +11,7 @@ from modules_store import Composition, Model, Module, NewModule, SqlStore, Store
 
 T = TypeVar("T")
 OpenStore = Callable[..., SqlStore]
+MakeModel = Callable[..., Model]
 
 
 def run_together(count: int, work: Callable[[int], T]) -> list[T]:
@@ -71,44 +72,27 @@ def test_racing_creators_of_one_composition_get_one_row(
     assert store.list_compositions().total == 1
 
 
-def test_racing_model_creators_get_distinct_versions(store: SqlStore, open_sql_store: OpenStore) -> None:
+def test_racing_model_creators_get_distinct_versions(
+    store: SqlStore, open_sql_store: OpenStore, make_model: MakeModel
+) -> None:
     stores = [open_sql_store(migrate=False) for _ in range(6)]
 
     def create(index: int) -> int:
-        model = stores[index].create_model(
-            name="contended",
-            arch="mlp",
-            arch_config={},
-            input_spec={},
-            labels=["a", "b"],
-            alpha=1.0,
-            beta=1.0,
-            gamma=0.3,
-            weights_sha256=f"{index:064x}",
-        )
-        return model.version
+        return make_model("contended", on=stores[index], weights_sha256=f"{index:064x}").version
 
     assert sorted(run_together(len(stores), create)) == [1, 2, 3, 4, 5, 6]
 
 
-def test_racing_attempts_of_one_job_register_one_model(store: SqlStore, open_sql_store: OpenStore) -> None:
+def test_racing_attempts_of_one_job_register_one_model(
+    store: SqlStore, open_sql_store: OpenStore, make_model: MakeModel
+) -> None:
     job = store.create_job("train")
     stores = [open_sql_store(migrate=False) for _ in range(6)]
 
     def create(index: int) -> str:
         try:
-            stores[index].create_model(
-                name=f"attempt-{index}",  # not one name, whose version lock would serialise them anyway
-                arch="mlp",
-                arch_config={},
-                input_spec={},
-                labels=["a", "b"],
-                alpha=1.0,
-                beta=1.0,
-                gamma=0.3,
-                weights_sha256=f"{index:064x}",
-                job_id=job.id,
-            )
+            # Not one name, whose version lock would serialise the attempts anyway.
+            make_model(f"attempt-{index}", on=stores[index], weights_sha256=f"{index:064x}", job_id=job.id)
         except StoreError as error:
             return error.code
         return "created"
