@@ -12,13 +12,23 @@ from __future__ import annotations
 
 import math
 import statistics
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from modules_store import Module, composition_id
+from modules_store import Model, Module, RegistryStore, composition_id
 from service.errors import ErrorCode, HubError
-from service.jobs.composer import CALIBRATED, REPLACE, Built, Composer, class_entry, samples_of
+from service.jobs.composer import (
+    CALIBRATED,
+    REPLACE,
+    Built,
+    Composer,
+    Planner,
+    class_entry,
+    describe_input,
+    samples_of,
+)
 from service.jobs.context import JobContext
 from service.jobs.params import CalibrateParams, ReplaceParams
 from service.moda.combine import CombinedClassifier, Pick, fit_calibration
@@ -84,10 +94,18 @@ def run_calibrate(ctx: JobContext, p: CalibrateParams) -> dict[str, Any]:
     return _calibrate_and_store(ctx, composer, cid, CALIBRATED, built, [m.id for m in modules], data)
 
 
-def _provenance_modules(ctx: JobContext, model_id: str, classes: list[int]) -> dict[int, Module]:
+def check_calibration(planner: Planner, p: CalibrateParams) -> None:
+    """Refuse modules that cannot be composed and data they cannot be calibrated on, as the job would:
+    the submit route runs this before queueing a `calibrate` job."""
+    modules, models = planner.selection(p.module_ids)
+    first = next(iter(models.values()))
+    planner.dataset_of(first, p.dataset, p.data_dir, [m.label for m in modules])
+
+
+def _provenance_modules(store: RegistryStore, model_id: str, classes: list[int]) -> dict[int, Module]:
     """A module of each of the weak model's kept classes, naming where each output comes from."""
     found: dict[int, Module] = {}
-    for module in ctx.store.list_modules(model_id, limit=1000).items:
+    for module in store.list_modules(model_id, limit=1000).items:
         found.setdefault(module.class_index, module)
     missing = [c for c in classes if c not in found]
     if missing:
@@ -97,16 +115,40 @@ def _provenance_modules(ctx: JobContext, model_id: str, classes: list[int]) -> d
     return found
 
 
+@dataclass(frozen=True)
+class Replacement:
+    """A `replace` job's models and modules, checked: what its composition is made of."""
+
+    weak: Model
+    strong: Model  # the donor module's model
+    donor: Module
+    kept: list[int]  # the weak model's classes the composition keeps, in output order
+    entries: list[Module]  # a module per output: the donor for target_class, else the weak model's own
+
+
+def plan_replacement(planner: Planner, p: ReplaceParams) -> Replacement:
+    """The models and modules `p` names, checked; the submit route runs this too, so a request the
+    job would refuse is refused before it is queued, with the same message."""
+    weak = planner.store.get_model(p.model_id)
+    donor = planner.store.get_module(p.module_id)
+    strong = planner.store.get_model(donor.model_id)
+    check_replacement(weak, strong, p, donor)
+    kept = sorted(p.classes) if p.classes else list(range(len(weak.labels)))
+    own = _provenance_modules(planner.store, weak.id, [c for c in kept if c != p.target_class])
+    entries = [donor if c == p.target_class else own[c] for c in kept]
+    return Replacement(weak, strong, donor, kept, entries)
+
+
+def replacement_data(planner: Planner, plan: Replacement, p: ReplaceParams) -> ImageDataset:
+    """The calibration data: the weak model's input, and every kept class."""
+    return planner.dataset_of(plan.weak, p.dataset, p.data_dir, [plan.weak.labels[c] for c in plan.kept])
+
+
 def run_replace(ctx: JobContext, p: ReplaceParams) -> dict[str, Any]:
     composer = Composer(ctx.store, ctx.artifacts, ctx.settings)
-    weak = ctx.store.get_model(p.model_id)
-    donor = ctx.store.get_module(p.module_id)
-    strong = ctx.store.get_model(donor.model_id)
-    check_replacement(weak.labels, weak.input_spec, strong.input_spec, p, donor)
-    kept = sorted(p.classes) if p.classes else list(range(len(weak.labels)))
-    own = _provenance_modules(ctx, weak.id, [c for c in kept if c != p.target_class])
-    entries = [donor if c == p.target_class else own[c] for c in kept]
-    module_ids = [m.id for m in entries]
+    plan = plan_replacement(composer, p)
+    weak, strong, donor, kept = plan.weak, plan.strong, plan.donor, plan.kept
+    module_ids = [m.id for m in plan.entries]
     cid = composition_id(module_ids, REPLACE, composer.data_key(weak, p.dataset, p.data_dir))
     found = composer.existing(cid)
     if found is not None:
@@ -114,12 +156,12 @@ def run_replace(ctx: JobContext, p: ReplaceParams) -> dict[str, Any]:
 
     parts = [composer.full_part(weak), composer.pruned_part(strong, [donor])]
     picks = [Pick(1, 0) if c == p.target_class else Pick(0, c) for c in kept]
-    classes = [class_entry(i, m) for i, m in enumerate(entries)]
+    classes = [class_entry(i, m) for i, m in enumerate(plan.entries)]
     spec = InputSpec.from_dict(weak.input_spec)
     built = Built(CombinedClassifier([part.net for part in parts], picks, spec), classes, parts)
 
     ctx.report(stage="loading data")
-    data = composer.dataset_of(weak, p.dataset, p.data_dir, [weak.labels[c] for c in kept])
+    data = replacement_data(composer, plan, p)
     x_test, _ = samples_of(data, [weak.labels[c] for c in kept], "test")
     weak_alone = predict_logits(parts[0].net, x_test)[:, kept]  # W restricted to the kept classes
     result = _calibrate_and_store(ctx, composer, cid, REPLACE, built, module_ids, data, baseline=weak_alone)
@@ -136,9 +178,9 @@ def run_replace(ctx: JobContext, p: ReplaceParams) -> dict[str, Any]:
     return result
 
 
-def check_replacement(
-    weak_labels: list[str], weak_spec: dict, strong_spec: dict, p: ReplaceParams, donor: Module
-) -> None:
+def check_replacement(weak: Model, strong: Model, p: ReplaceParams, donor: Module) -> None:
+    """Refuse a replacement whose target class, donor module or kept classes do not fit the weak model."""
+    weak_labels = weak.labels
     if not 0 <= p.target_class < len(weak_labels):
         raise HubError(
             ErrorCode.INVALID_ARGUMENT,
@@ -150,9 +192,13 @@ def check_replacement(
             f"module {donor.id} is of class {donor.label!r}; the weak model's class {p.target_class} is "
             f"{weak_labels[p.target_class]!r}",
         )
-    if not InputSpec.from_dict(weak_spec).same_input(InputSpec.from_dict(strong_spec)):
+    weak_spec, strong_spec = InputSpec.from_dict(weak.input_spec), InputSpec.from_dict(strong.input_spec)
+    if not weak_spec.same_input(strong_spec):
         raise HubError(
-            ErrorCode.INCOMPATIBLE_MODULES, "the module's model takes a different input than the weak model"
+            ErrorCode.INCOMPATIBLE_MODULES,
+            f"the module's model {strong.name} v{strong.version} takes {describe_input(strong_spec)}, "
+            f"the weak model {weak.name} v{weak.version} takes {describe_input(weak_spec)}: "
+            "a module can replace a class only of a model with the same input",
         )
     if p.classes is not None:
         bad = [c for c in p.classes if not 0 <= c < len(weak_labels)]

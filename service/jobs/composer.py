@@ -29,7 +29,7 @@ from service.errors import ErrorCode, HubError
 from service.moda.combine import CombinedClassifier, Pick
 from service.moda.compose import compose, keep_plan, param_count
 from service.moda.data import ImageDataset
-from service.moda.data.sandbox import canonical_dataset_key, open_dataset, split_dataset_key
+from service.moda.data.sandbox import canonical_dataset_key, dataset_key, open_dataset, split_dataset_key
 from service.moda.decompose import ClassMask
 from service.moda.metrics import count_macs
 from service.moda.nets import ModularNet
@@ -55,7 +55,7 @@ def _macs(net: nn.Module) -> int:
     return count_macs(net, torch.zeros(1, *net.spec.shape))  # one (1, C, H, W) sample
 
 
-def _describe(spec: InputSpec) -> str:
+def describe_input(spec: InputSpec) -> str:
     c, h, w = spec.shape
     return f"{c}×{h}×{w} pixels on a 0..{spec.pixel_max:g} scale"
 
@@ -84,8 +84,8 @@ def check_selection(modules: Sequence[Module], models: dict[str, Model]) -> None
             raise HubError(
                 ErrorCode.INCOMPATIBLE_MODULES,
                 "modules of models with different inputs cannot be composed: "
-                f"{first.name} v{first.version} takes {_describe(first_spec)}, "
-                f"{model.name} v{model.version} takes {_describe(spec)}",
+                f"{first.name} v{first.version} takes {describe_input(first_spec)}, "
+                f"{model.name} v{model.version} takes {describe_input(spec)}",
             )
 
 
@@ -109,12 +109,14 @@ class Built:
     parts: list[Part]
 
 
-class Composer:
-    def __init__(self, store: RegistryStore, artifacts: ArtifactStore, settings: Settings) -> None:
+class Planner:
+    """What a composition is made of and the data it is calibrated on, checked against the registry
+    and the data: everything but building, which needs no artifacts, so that a request can be
+    checked before its job is queued."""
+
+    def __init__(self, store: RegistryStore, settings: Settings) -> None:
         self.store = store
-        self.artifacts = artifacts
         self.settings = settings
-        self._lock = threading.Lock()  # one build at a time: each is CPU-bound and memory-hungry
 
     # -- selections ---------------------------------------------------------------------------
 
@@ -125,12 +127,6 @@ class Composer:
         models = {model_id: self.store.get_model(model_id) for model_id in sorted({m.model_id for m in modules})}
         check_selection(modules, models)
         return sorted(modules, key=lambda m: (m.model_id, m.class_index)), models
-
-    def existing(self, cid: str) -> Composition | None:
-        try:
-            return self.store.get_composition(cid)
-        except NotFound:
-            return None
 
     def data_source(self, model: Model, dataset: str | None, data_dir: str | None) -> tuple[str, str | None]:
         """(dataset, data_dir) of the data named, or of the model's own training data when none is."""
@@ -151,16 +147,40 @@ class Composer:
     def dataset_of(
         self, model: Model, dataset: str | None = None, data_dir: str | None = None, labels: Sequence[str] = ()
     ) -> ImageDataset:
-        """The data named, or the model's own training data; it must have classes named `labels`."""
+        """The data named, or the model's own training data; it must take the model's input and have
+        classes named `labels`."""
         dataset, data_dir = self.data_source(model, dataset, data_dir)
         data = open_dataset(self.settings.resolved_datasets_dir, dataset, data_dir)
+        key, spec = dataset_key(dataset, data_dir), InputSpec.from_dict(model.input_spec)
+        # Checked first: data of another input is the wrong data whatever its labels, and the model
+        # would otherwise fail on it deep inside the calibration with a matrix-shape error.
+        if not data.input_spec.same_input(spec):
+            raise HubError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"dataset {key!r} holds {describe_input(data.input_spec)}, "
+                f"but {model.name} v{model.version} takes {describe_input(spec)}: "
+                "name calibration data with the model's input",
+            )
         missing = [label for label in labels if label not in data.labels]
         if missing:
             raise HubError(
                 ErrorCode.INVALID_ARGUMENT,
-                f"dataset {dataset!r} has no classes named {missing}: name calibration data that has them",
+                f"dataset {key!r} has no classes named {missing}: name calibration data that has them",
             )
         return data
+
+
+class Composer(Planner):
+    def __init__(self, store: RegistryStore, artifacts: ArtifactStore, settings: Settings) -> None:
+        super().__init__(store, settings)
+        self.artifacts = artifacts
+        self._lock = threading.Lock()  # one build at a time: each is CPU-bound and memory-hungry
+
+    def existing(self, cid: str) -> Composition | None:
+        try:
+            return self.store.get_composition(cid)
+        except NotFound:
+            return None
 
     # -- building -----------------------------------------------------------------------------
 

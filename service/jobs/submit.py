@@ -10,15 +10,18 @@ from typing import Any
 from modules_store import MAX_PAGE_LIMIT, Job, JobStatus, RegistryStore
 from service.config import Settings
 from service.errors import ErrorCode, HubError
+from service.jobs.calibrate import check_calibration, plan_replacement, replacement_data
+from service.jobs.composer import Planner
 from service.jobs.executor import Executor
-from service.jobs.params import ModularizeParams, parse_params
+from service.jobs.params import CalibrateParams, ModularizeParams, ReplaceParams, parse_params
 from service.moda.data.sandbox import resolve_data_dir
 
 log = logging.getLogger(__name__)
 
 
 def submit_job(store: RegistryStore, executor: Executor, settings: Settings, kind: str, params: dict[str, Any]) -> Job:
-    """Bad parameters raise INVALID_ARGUMENT here, before anything is queued."""
+    """Bad parameters raise INVALID_ARGUMENT here, before anything is queued; so do models, modules
+    and data that a modularize, calibrate or replace job could not use (NOT_FOUND, INVALID_ARGUMENT...)."""
     parsed = parse_params(kind, params)
     dataset = getattr(parsed, "dataset", None)
     if dataset is not None:
@@ -26,6 +29,13 @@ def submit_job(store: RegistryStore, executor: Executor, settings: Settings, kin
         resolve_data_dir(settings.resolved_datasets_dir, dataset, getattr(parsed, "data_dir", None))
     if isinstance(parsed, ModularizeParams):
         _check_modularize(store, parsed)
+    elif isinstance(parsed, CalibrateParams):
+        check_calibration(Planner(store, settings), parsed)
+    elif isinstance(parsed, ReplaceParams):
+        # The job's own checks, run now: a request it would refuse gets its message as a 4xx here.
+        # The job checks again, for jobs queued by other means and registries changed meanwhile.
+        planner = Planner(store, settings)
+        replacement_data(planner, plan_replacement(planner, parsed), parsed)
     job = store.create_job(kind, parsed.model_dump(mode="json"), max_attempts=settings.max_attempts)
     try:
         executor.submit(job)

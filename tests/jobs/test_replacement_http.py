@@ -16,13 +16,15 @@ import numpy as np
 import pytest
 import torch
 
+from modules_store import RegistryStore, open_store
 from service.moda.data import load_dataset
 from service.moda.nets import ArchConfig, build_model
-from tests.api.helpers import DIGITS_HALF, write_digits_npz
+from tests.api.helpers import DIGITS_HALF, write_digits_npz, write_tiny_npz
 from tests.live_server import LiveServer, wait_for
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
 TARGET = 3
+TINY = "tiny"  # npz data of another input (1×4×4, 0..255) and other classes
 
 
 def finished(client: httpx.Client, job: dict[str, Any], timeout: float = 240.0) -> dict[str, Any]:
@@ -36,16 +38,32 @@ def finished(client: httpx.Client, job: dict[str, Any], timeout: float = 240.0) 
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     home = tmp_path_factory.mktemp("replace-home")
     datasets = home / "datasets"
     write_digits_npz(datasets / DIGITS_HALF)
+    write_tiny_npz(datasets / TINY)
     server = LiveServer(home, {"MODA_DATASETS_DIR": str(datasets)}).start()
     try:
-        with server.client() as c:
-            yield c
+        yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def client(server: LiveServer) -> Iterator[httpx.Client]:
+    with server.client() as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def queue(server: LiveServer) -> Iterator[RegistryStore]:
+    """The server's registry, to queue jobs as other means than its API would (its workers poll it)."""
+    store = open_store(f"sqlite:///{server.home / 'registry.db'}")
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 @pytest.fixture(scope="module")
@@ -130,12 +148,47 @@ def test_a_replacement_calibrated_on_other_data_is_another_composition(
     assert client.get(f"/v1/compositions/{other}").json()["strategy"] == "replace"
 
 
-def test_replacement_refuses_a_module_of_another_class(client: httpx.Client, models: dict[str, str]) -> None:
+def test_replacement_refuses_a_module_of_another_class(
+    client: httpx.Client, queue: RegistryStore, models: dict[str, str]
+) -> None:
     wrong = modules_of(client, models["strong"])[TARGET + 1]
     params = {"model_id": models["weak"], "target_class": TARGET, "module_id": wrong["id"]}
-    job = finished_or_failed(client, client.post("/v1/jobs", json={"kind": "replace", "params": params}).json())
+    before = client.get("/v1/jobs").json()["total"]
+    refused = client.post("/v1/jobs", json={"kind": "replace", "params": params})
+    assert refused.status_code == 400 and "is of class '4'" in refused.json()["error"]["message"], refused.text
+    assert client.get("/v1/jobs").json()["total"] == before  # refused at submit: nothing queued
+    # Queued by other means than the API, the job checks for itself and fails with the same message.
+    job = finished_or_failed(client, queued(queue, "replace", params))
     assert job["status"] == "failed"
-    assert "is of class '4'" in job["error"]
+    assert job["error"] == job_error(refused)
+
+
+def test_jobs_queued_by_other_means_refuse_data_of_another_input(
+    client: httpx.Client, queue: RegistryStore, models: dict[str, str]
+) -> None:
+    # TINY holds 1×4×4 images on 0..255: the jobs fail naming both inputs, not with a shape error.
+    weak, strong = modules_of(client, models["weak"]), modules_of(client, models["strong"])
+    other = {"dataset": "npz", "data_dir": TINY}
+    calibrate = {"module_ids": [weak[0]["id"], strong[TARGET]["id"]], **other}
+    replace = {"model_id": models["weak"], "target_class": TARGET, "module_id": strong[TARGET]["id"], **other}
+    for kind, params in (("calibrate", calibrate), ("replace", replace)):
+        refused = client.post("/v1/jobs", json={"kind": kind, "params": params})
+        assert refused.status_code == 400, refused.text
+        job = finished_or_failed(client, queued(queue, kind, params))
+        assert job["status"] == "failed"
+        assert job["error"] == job_error(refused)
+        assert "1×4×4 pixels on a 0..255 scale" in job["error"] and "1×8×8" in job["error"], job["error"]
+
+
+def job_error(refused: httpx.Response) -> str:
+    """The error a failed job records for the error the API answered with."""
+    error = refused.json()["error"]
+    return f"{error['code']}: {error['message']}"
+
+
+def queued(queue: RegistryStore, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    """`params` queued as a `kind` job straight into the registry, past the API's checks."""
+    return {"id": queue.create_job(kind, params, max_attempts=1).id}
 
 
 def finished_or_failed(client: httpx.Client, job: dict[str, Any]) -> dict[str, Any]:

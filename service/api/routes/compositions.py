@@ -77,7 +77,7 @@ def create_composition(
     pruned part once; their logits are calibrated by a `calibrate` job (202, its result names the
     composition; asked again while it is queued or running, the same job) unless `calibration` is
     'none'. The calibration data is part of the composition's identity."""
-    modules, models = composer.selection(body.modules)
+    _, models = composer.selection(body.modules)
     if len(models) == 1:
         composition, created = composer.compose(body.modules)
     elif body.calibration == "none":
@@ -90,8 +90,8 @@ def create_composition(
             # A repeated request waits for the job already making this composition, not a second one.
             job = _calibrating(composer, first, body.modules, data)
             if job is None:
-                # Refused now rather than by a failed job: the calibration data must have these classes.
-                composer.dataset_of(first, body.dataset, body.data_dir, [m.label for m in modules])
+                # submit_job refuses data the job could not calibrate on (other input, missing
+                # classes) now, rather than queueing a job that would fail.
                 params = {"module_ids": body.modules, "dataset": body.dataset, "data_dir": body.data_dir}
                 job = submit_job(store, executor, settings, "calibrate", params)
             headers = {"Location": f"/v1/jobs/{job.id}"}

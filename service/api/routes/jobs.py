@@ -23,7 +23,10 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 @router.post("", status_code=202, response_model=JobPublic, dependencies=[Authorized])
 def create_job(body: JobCreate, store: StoreDep, executor: ExecutorDep, settings: SettingsDep) -> JobPublic:
     """Queue a job. `train` params: dataset, data_dir, arch, epochs, alpha, beta, gamma, lr,
-    weight_decay, batch_size, seed, tau, name. `modularize`: model_id, tau, dataset, data_dir."""
+    weight_decay, batch_size, seed, tau, name. `modularize`: model_id, tau, dataset, data_dir.
+    `calibrate`: module_ids, dataset, data_dir. `replace`: model_id, target_class, module_id, classes,
+    dataset, data_dir. Models, modules or data the job could not use are refused here (400/404), with
+    the message the job would give, and nothing is queued."""
     if body.kind == "ingest":
         raise HubError(ErrorCode.INVALID_ARGUMENT, "ingest jobs are created by uploading weights to POST /v1/models")
     return JobPublic.of(submit_job(store, executor, settings, body.kind, body.params))
