@@ -55,14 +55,23 @@ def source_models(client: HubClient, composition: dict[str, Any]) -> list[dict[s
     return [client.get(f"/v1/models/{model_id}") for model_id in ids]
 
 
+def accuracy_text(composition: dict[str, Any]) -> str:
+    """The composition's test accuracy, or why the service did not measure it."""
+    if composition.get("accuracy") is not None:
+        return pct(composition["accuracy"])
+    if composition["strategy"] == "concat":
+        # The service's composer stores a `calibration: none` composition of several models
+        # without testing it (no data is chosen for it); only a model's test split is ever missing.
+        return "not measured (uncalibrated compositions of several models are not tested; calibrate to measure)"
+    return "not measured (the data is not on the server)"
+
+
 def composition_details(composition: dict[str, Any], models: list[dict[str, Any]], created: bool | None = None) -> str:
     classes = composition["classes"]
     macs = count(composition["macs"])
     if len(models) == 1 and models[0]["metrics"].get("macs"):
         model_macs = models[0]["metrics"]["macs"]
         macs += f" ({ratio(composition['macs'] / model_macs)} of the model's {count(model_macs)})"
-    accuracy = composition.get("accuracy")
-    measured = pct(accuracy) if accuracy is not None else "not measured (the data is not on the server)"
     pairs: list[tuple[str, object]] = [
         ("composition", composition["id"] + {True: " (new)", False: " (existing)", None: ""}[created]),
         ("classes", class_list(c["label"] for c in classes)),
@@ -74,7 +83,7 @@ def composition_details(composition: dict[str, Any], models: list[dict[str, Any]
         ("params", count(composition["params"])),
         ("size ratio", ratio(composition["size_ratio"])),
         ("MACs", macs),
-        ("accuracy", measured),
+        ("accuracy", accuracy_text(composition)),
     ]
     return key_values(pairs)
 

@@ -106,6 +106,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "into one module per class. Options not given take the service's defaults.\n\n"
         "  moda train --dataset digits --arch mlp --epochs 10 --wait",
     )
+    # The defaults said below are the service's (service/jobs/params.py), written out because importing
+    # them would import torch into every `moda` command; tests/cli/test_units.py checks they agree.
     p.add_argument(
         "--dataset", default="digits", help="digits | mnist | fashion-mnist | cifar10 | ... (default digits)"
     )
@@ -116,7 +118,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--gamma", type=float, help="compactness weight γ (default 0.3)")
     p.add_argument("--standard", action="store_true", help="standard training: α = β = γ = 0")
     p.add_argument("--lr", type=float, help="learning rate (default 0.05)")
-    p.add_argument("--weight-decay", type=float, help="default 5e-4")
+    p.add_argument("--weight-decay", type=float, help="L2 weight decay (default 0: none, as in the paper)")
     p.add_argument("--batch-size", type=positive_int, help="default adapts to the dataset size")
     p.add_argument("--seed", type=int, help="default 0")
     p.add_argument("--tau", type=float, help="module threshold τ (default 0.9)")

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
+import re
 
 import torch
 from safetensors import SafetensorError
@@ -36,27 +38,54 @@ def _metadata(data: bytes) -> dict[str, str]:
     return json.loads(data[8 : 8 + header_len]).get("__metadata__", {})
 
 
+# What to upload instead, said with every refusal of a file that is not weights we can read.
+UPLOAD_ADVICE = 'upload a state dict, saved with torch.save(model.state_dict(), "weights.pt"), or a .safetensors file'
+_PICKLED_NAME = re.compile(r"GLOBAL ([\w.]{1,120})")  # torch names the first object it refused to build
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_DAMAGED = "it may be truncated or corrupt"
+
+
 def read_state_dict(data: bytes) -> dict[str, torch.Tensor]:
     """A state dict from safetensors bytes or a torch.save file, without unpickling code."""
+    safetensors_error: Exception | None = None
     if data[:2] != b"PK" and len(data) > 8:
         try:
             return st_load(data)
         except (SafetensorError, ValueError, json.JSONDecodeError) as error:
             safetensors_error = error
-    else:
-        safetensors_error = None
     try:
         state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many kinds for arbitrary bytes
-        reason = f"safetensors: {safetensors_error}; torch (weights_only): {error}"
-        raise HubError(
-            ErrorCode.INVALID_WEIGHTS, f"not a safetensors or PyTorch weights file ({reason})"
-        ) from error
+        # torch's own text is a page long, with ANSI codes and advice to load with weights_only=False:
+        # the one thing a service must never do with an upload. Say what the file is instead.
+        raise HubError(ErrorCode.INVALID_WEIGHTS, _unreadable(data, error, safetensors_error)) from error
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]  # common checkpoint layout {"state_dict": ..., "epoch": ...}
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise HubError(ErrorCode.INVALID_WEIGHTS, "the weights file does not hold a state dict of tensors")
+        raise HubError(
+            ErrorCode.INVALID_WEIGHTS, f"the weights file does not hold a state dict of tensors: {UPLOAD_ADVICE}"
+        )
     return {str(k).removeprefix("module."): v for k, v in state.items()}
+
+
+def _unreadable(data: bytes, error: Exception, safetensors_error: Exception | None) -> str:
+    """Why `data` is not weights, in a sentence, and what to upload instead."""
+    if not data:
+        return f"the weights file is empty: {UPLOAD_ADVICE}"
+    # A torch.save file is a zip archive around a pickle; a bare pickle starts with its PROTO opcode.
+    if isinstance(error, pickle.UnpicklingError) and (data[:2] == b"PK" or data[:1] == b"\x80"):
+        named = _PICKLED_NAME.search(str(error))
+        what = f" ({named.group(1)})" if named else ""
+        return (
+            f"the weights file holds pickled Python objects{what}, such as a whole model saved with "
+            f"torch.save(model), and the service never unpickles uploads: {UPLOAD_ADVICE}"
+        )
+    if safetensors_error is not None and data[8:9] == b"{":  # an 8-byte header length, then JSON
+        return f"the .safetensors file does not read ({safetensors_error}); {_DAMAGED}: {UPLOAD_ADVICE}"
+    if data[:2] == b"PK":
+        first_sentence = _ANSI.sub("", str(error)).split(". ")[0][:200]
+        return f"the PyTorch file does not read ({first_sentence}); {_DAMAGED}: {UPLOAD_ADVICE}"
+    return f"not a weights file (neither .safetensors nor a PyTorch state dict): {UPLOAD_ADVICE}"
 
 
 def load_weights(config: ArchConfig, state: dict[str, torch.Tensor]) -> ModularNet:

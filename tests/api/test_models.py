@@ -144,6 +144,22 @@ def test_malicious_pickle_upload_is_refused_and_never_executed(client: httpx.Cli
     assert ingest_jobs(client) == before
 
 
+def test_a_pickled_model_is_refused_with_what_to_upload_instead(client: httpx.Client) -> None:
+    """torch.save(model) and pickled objects beside tensors are refused in a sentence that says what
+    to send instead: not torch's page of advice (ANSI codes, "re-run with weights_only=False")."""
+    before = ingest_jobs(client)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    with_objects = {"state_dict": net.state_dict(), "optimizer": torch.optim.SGD(net.parameters(), lr=0.1)}
+    for name, content in (("model.pt", _torch_bytes(net)), ("checkpoint.pt", _torch_bytes(with_objects))):
+        message = assert_error(upload(client, content, name), 400, "INVALID_WEIGHTS", "pickled python objects",
+                               "never unpickles", "torch.save(model.state_dict()", ".safetensors")  # fmt: skip
+        assert len(message) < 400, message
+        assert "\x1b" not in message and "weights_only" not in message, message
+    whole = assert_error(upload(client, _torch_bytes(net)), 400, "INVALID_WEIGHTS")
+    assert "torch.nn.modules.container.Sequential" in whole  # the object torch refused to build
+    assert ingest_jobs(client) == before
+
+
 def test_files_that_are_not_weights_are_refused(client: httpx.Client) -> None:
     before = ingest_jobs(client)
     x, _ = digits().of_classes((0,))

@@ -321,3 +321,9 @@ def test_upload_then_compose_across_models(
     assert "uploaded-mlp v1" in mixed.value("from models")
     composition_id = mixed.value("composition").split()[0]
     assert api.get(f"/v1/compositions/{composition_id}").status_code == 200
+
+    # Without calibration the service does not test it, though digits is on the server: say so.
+    raw = moda("--url", hub.url, "compose", modules[0]["id"], other["id"], "--calibration", "none")
+    assert raw.code == 0, raw.err
+    assert raw.value("strategy") == "concat"
+    assert raw.value("accuracy").startswith("not measured (uncalibrated compositions of several models")

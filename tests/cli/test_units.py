@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
 import subprocess
 import sys
 
 import httpx
 import pytest
 
+from service.cli.compose import accuracy_text
 from service.cli.follow import follow_job, parse_events
 from service.cli.http import ApiError, HubClient, Unreachable
+from service.cli.main import build_parser
 from service.cli.progress import JobProgress, check_succeeded, describe_progress, training_postfix
 from service.cli.tables import duration, key_values, table
 from tests.cli.helpers import REPO
@@ -117,3 +121,45 @@ def test_help_is_fast_and_imports_no_torch() -> None:
     seconds, torch, fastapi = out.stdout.split()
     assert (torch, fastapi) == ("False", "False")
     assert float(seconds) < 5.0  # about 0.2 s here
+
+
+def _command(name: str) -> argparse.ArgumentParser:
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return commands.choices[name]
+
+
+_SAID_DEFAULT = re.compile(r"default (-?[0-9][0-9.e-]*|[a-z][a-z0-9-]*)")
+
+
+@pytest.mark.parametrize("command", ["train", "upload"])
+def test_help_states_the_services_defaults(command: str) -> None:
+    """Options not given are not sent, so the defaults `--help` states are the service's, and must be
+    its job params' (the CLI writes them out: importing them would import torch)."""
+    from service.jobs.params import IngestParams, TrainParams
+
+    fields = (TrainParams if command == "train" else IngestParams).model_fields
+    checked = []
+    for action in _command(command)._actions:
+        field = fields.get(action.dest)
+        said = _SAID_DEFAULT.search(action.help or "")
+        if field is None or field.default is None:
+            continue
+        if action.default is not None:  # sent as given: the CLI's own default, the same as the service's
+            assert action.default == field.default, action.dest
+        if said:
+            value = said.group(1)
+            assert (float(value) if isinstance(field.default, int | float) else value) == field.default, (
+                f"--{action.dest.replace('_', '-')} says default {value}, the service's is {field.default}"
+            )
+            checked.append(action.dest)
+    expected = {"train": {"dataset", "arch", "epochs", "alpha", "beta", "gamma", "lr", "weight_decay", "seed", "tau"},
+                "upload": {"tau"}}[command]  # fmt: skip
+    assert set(checked) == expected
+
+
+def test_accuracy_says_why_it_was_not_measured() -> None:
+    assert accuracy_text({"strategy": "prune", "accuracy": 97.5}) == "97.50%"
+    assert accuracy_text({"strategy": "prune", "accuracy": None}) == "not measured (the data is not on the server)"
+    uncalibrated = accuracy_text({"strategy": "concat", "accuracy": None})  # `--calibration none` across models
+    assert "not on the server" not in uncalibrated
+    assert uncalibrated.startswith("not measured (uncalibrated compositions of several models are not tested")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import pickle
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from service.errors import ErrorCode, HubError
 from service.moda.decompose import ClassMask
 from service.moda.nets import ArchConfig, config_of
 from service.moda.serialization import (
+    UPLOAD_ADVICE,
     checkpoint_bytes,
     load_checkpoint,
     load_mask,
@@ -64,6 +66,54 @@ def test_bytes_that_are_not_weights_are_refused(data: bytes) -> None:
     with pytest.raises(HubError) as error:
         read_state_dict(data)
     assert error.value.code == ErrorCode.INVALID_WEIGHTS
+
+
+class _Custom:
+    """A plain class of the uploader's: weights_only refuses to build it."""
+
+
+def _saved(obj: object) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("data", "named"),
+    [
+        (_saved(torch.nn.Linear(3, 2)), "torch.nn.modules.linear.Linear"),  # torch.save(model)
+        (_saved({"weight": torch.zeros(2), "meta": _Custom()}), f"{__name__}._Custom"),
+        (pickle.dumps({"weight": torch.zeros(2)}, protocol=2), ""),  # a bare pickle, not torch.save's
+    ],
+)
+def test_pickled_objects_are_refused_in_a_sentence_that_says_what_to_upload(data: bytes, named: str) -> None:
+    with pytest.raises(HubError) as error:
+        read_state_dict(data)
+    message = error.value.message
+    assert error.value.code == ErrorCode.INVALID_WEIGHTS
+    assert message.startswith("the weights file holds pickled Python objects")
+    assert named in message and "never unpickles" in message
+    assert 'torch.save(model.state_dict(), "weights.pt"), or a .safetensors file' in message
+    # Not torch's own text: ANSI codes, and advice to load it with weights_only=False.
+    assert len(message) < 400 and "\x1b" not in message and "weights_only" not in message
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        (b"", "the weights file is empty"),
+        (b"not weights at all", "not a weights file (neither .safetensors nor a PyTorch state dict)"),
+        (b"PK\x03\x04garbage", "the PyTorch file does not read (PytorchStreamReader failed reading zip archive"),
+        (st_save({"w": torch.zeros(50, 50)})[:500], "the .safetensors file does not read (Error while deserializing"),
+        (_saved([torch.zeros(3)]), "the weights file does not hold a state dict of tensors"),
+    ],
+)
+def test_files_that_are_not_weights_say_why_and_what_to_upload(data: bytes, says: str) -> None:
+    with pytest.raises(HubError) as error:
+        read_state_dict(data)
+    message = error.value.message
+    assert message.startswith(says) and message.endswith(UPLOAD_ADVICE), message
+    assert "None" not in message and "\x1b" not in message and "weights_only" not in message
 
 
 def test_weights_that_do_not_fit_name_the_keys_and_shapes() -> None:

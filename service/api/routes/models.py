@@ -14,6 +14,7 @@ from service.jobs.ingest import load_uploaded
 from service.jobs.params import IngestParams, parse_params
 from service.jobs.submit import submit_job
 from service.moda.data.sandbox import open_dataset
+from service.moda.decompose import DEFAULT_TAU
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
@@ -69,7 +70,7 @@ def upload_model(
     labels: Annotated[str | None, Form(description="class labels (JSON list or comma-separated)")] = None,
     data_dir: Annotated[str | None, Form()] = None,
     name: Annotated[str | None, Form()] = None,
-    tau: Annotated[float, Form(gt=0.0, le=1.0)] = 0.9,
+    tau: Annotated[float, Form(gt=0.0, le=1.0)] = DEFAULT_TAU,  # the ingest job's default
 ) -> JobPublic:
     """Ingest a trained model: the weights are checked against the architecture now (a 4xx if they do
     not fit), stored, and an `ingest` job registers and modularizes the model."""
