@@ -10,6 +10,7 @@ from service.errors import ErrorCode, HubError
 from service.moda.data import DATASET_NAMES
 from service.moda.decompose import DEFAULT_TAU
 from service.moda.nets import ARCHITECTURES
+from service.validation_messages import describe_validation_errors
 
 DatasetName = Literal[DATASET_NAMES]  # type: ignore[valid-type]
 ArchName = Literal[tuple(ARCHITECTURES)]  # type: ignore[valid-type]
@@ -123,5 +124,5 @@ def parse_params(kind: str, params: dict[str, Any]) -> JobParams:
     try:
         return model.model_validate(params)
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'params'}: {e['msg']}" for e in error.errors())
+        problems = describe_validation_errors(error.errors(), whole="params")
         raise HubError(ErrorCode.INVALID_ARGUMENT, f"invalid {kind} params: {problems}") from error

@@ -4,13 +4,11 @@ methods, odd ids, malformed bodies, oversized bodies with and without a Content-
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Any
 
 import httpx
 import pytest
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
-from service.api.errors import describe_validation_errors
 from tests.api.conftest import MAX_BATCH, MAX_UPLOAD_MB, Trained
 from tests.api.helpers import CLASSES, assert_error, assert_v2_error, digits, png, raw_json, to_8bit
 
@@ -66,38 +64,6 @@ def test_a_body_that_is_not_json_says_why_and_where(client: httpx.Client, url: s
     """As the endpoints that parse their own bodies say it, not FastAPI's "41: JSON decode error"."""
     message = assert_error(raw_json(client, url, body), 422, "INVALID_ARGUMENT")
     assert message == f"the body is not valid JSON: {where}"
-
-
-def _errors_of(annotation: object, value: object) -> list[dict[str, Any]]:
-    with pytest.raises(ValidationError) as error:
-        TypeAdapter(annotation).validate_python(value)
-    return error.value.errors()  # type: ignore[return-value]
-
-
-class _Params(BaseModel):
-    epochs: int = Field(default=1, ge=1)
-    fraction: Annotated[float, Field(gt=0, le=1)] | dict[int, Annotated[float, Field(gt=0, le=1)]] = 1.0
-
-
-def test_union_errors_say_the_alternatives_not_pydantic_member_names() -> None:
-    """pydantic locates a union's errors under internal names ("fraction.constrained-float: ...;
-    fraction.dict[int,constrained-float]: ..."), which mean nothing to a client."""
-    assert describe_validation_errors(_errors_of(_Params, {"fraction": 0, "epochs": 0})) == (
-        "epochs: Input should be greater than or equal to 1; "
-        "fraction: either input should be greater than 0, or input should be a valid dictionary"
-    )
-    assert describe_validation_errors(_errors_of(_Params, {"fraction": {"a": 2}})) == (
-        "fraction: either input should be a valid number, or a[key]: input should be a valid integer, "
-        "unable to parse string as an integer; a: input should be less than or equal to 1"
-    )
-    # Unions inside containers, and dict keys that look like member names, keep their places.
-    assert describe_validation_errors(_errors_of(list[int | str], [1, []])) == (
-        "1: either input should be a valid integer, or input should be a valid string"
-    )
-    assert describe_validation_errors(_errors_of(dict[str, int], {"k-1": "x", "constrained-x": "y"})) == (
-        "k-1: Input should be a valid integer, unable to parse string as an integer; "
-        "constrained-x: Input should be a valid integer, unable to parse string as an integer"
-    )
 
 
 def test_json_nested_deeper_than_a_parser_goes_is_400(client: httpx.Client, composition: dict[str, Any]) -> None:
