@@ -129,6 +129,8 @@ def test_selections_no_classifier_can_be_made_of_are_refused(
     assert_error(post({"modules": ["no-such-module", trained.modules[0]["id"]]}), 404, "NOT_FOUND", "no-such-module")
     assert_error(post({"modules": trained.module_ids(), "dataset": "imagenet"}), 422, "INVALID_ARGUMENT", "dataset")
     assert_error(post({"modules": trained.module_ids(), "data_dir": "mnist"}), 422, "INVALID_ARGUMENT", "data_dir")
+    # Calibration data for a composition that calibrates nothing would be silently ignored.
+    assert_error(post({"modules": trained.module_ids(), "dataset": "digits"}), 400, "INVALID_ARGUMENT", "one model")
     twice = [trained.modules[0]["id"]] * 2
     assert_error(post({"modules": twice}), 400, "INVALID_ARGUMENT", "twice")
     # Modules of models whose inputs differ (8x8 on 0..16 against 4x4 on 0..255) cannot share an input.
@@ -152,7 +154,10 @@ def test_modules_of_two_models_compose_side_by_side_with_calibration_none(
     client: httpx.Client, trained: Trained, uploaded: Trained
 ) -> None:
     ours, theirs = trained.modules[0], uploaded.modules[1]
-    response = client.post("/v1/compositions", json={"modules": [ours["id"], theirs["id"]], "calibration": "none"})
+    selection = {"modules": [ours["id"], theirs["id"]], "calibration": "none"}
+    with_data = client.post("/v1/compositions", json={**selection, "dataset": "digits"})
+    assert_error(with_data, 400, "INVALID_ARGUMENT", "calibration 'none' fits nothing")
+    response = client.post("/v1/compositions", json=selection)
     assert response.status_code == 201, response.text
     composition = response.json()
     # Outputs are ordered by source model id, then class: independent of the request's order.

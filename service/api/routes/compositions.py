@@ -32,7 +32,7 @@ from service.api.schemas import (
     PredictResponse,
     page_of,
 )
-from service.errors import HubError
+from service.errors import ErrorCode, HubError
 from service.jobs.composer import CALIBRATED, Composer
 from service.jobs.params import CalibrateParams
 from service.jobs.submit import job_in_flight, submit_job
@@ -78,6 +78,13 @@ def create_composition(
     composition; asked again while it is queued or running, the same job) unless `calibration` is
     'none'. The calibration data is part of the composition's identity."""
     _, models = composer.selection(body.modules)
+    calibrated = len(models) > 1 and body.calibration != "none"
+    if not calibrated and (body.dataset is not None or body.data_dir is not None):
+        one_model = "modules of one model are pruned, not calibrated"
+        why = one_model if len(models) == 1 else "calibration 'none' fits nothing"
+        raise HubError(
+            ErrorCode.INVALID_ARGUMENT, f"dataset and data_dir name calibration data, but {why}: leave them out"
+        )
     if len(models) == 1:
         composition, created = composer.compose(body.modules)
     elif body.calibration == "none":
