@@ -98,6 +98,11 @@ def export_onnx(
         expected = cpu_model(check_batch).numpy()
     (got,) = onnx_session(data).run([OUTPUT_NAME], {INPUT_NAME: check_batch.numpy()})
     diff = float(np.abs(got - expected).max())
-    if not diff <= TOLERANCE:
-        raise HubError(ErrorCode.INTERNAL, f"ONNX export diverges from PyTorch by {diff:.3g} > {TOLERANCE}")
+    # float32 rounding grows with the logits: a model whose logits reach 1e8 (diverged training, an
+    # upload from elsewhere) is exported faithfully when ONNX Runtime agrees to 1e-4 of their scale.
+    allowed = TOLERANCE * max(1.0, float(np.abs(expected).max()))
+    if not diff <= allowed:  # also refuses NaN
+        raise HubError(
+            ErrorCode.INTERNAL, f"ONNX export diverges from PyTorch by {diff:.3g} > {allowed:.3g} (1e-4 of the logits)"
+        )
     return OnnxArtifact(data, diff)

@@ -9,6 +9,8 @@ import onnx
 import pytest
 import torch
 
+from service.errors import HubError
+from service.moda import onnx_export
 from service.moda.compose import compose, keep_plan
 from service.moda.decompose import activation_rates, class_masks
 from service.moda.nets import ARCHITECTURES
@@ -50,3 +52,32 @@ def test_labels_must_match_outputs() -> None:
     model = random_model("mlp", SHAPES["digits"], num_classes=3)
     with pytest.raises(ValueError, match="one label"):
         export_onnx(model, ["a", "b"], [0, 1])
+
+
+def test_a_model_with_huge_logits_exports_within_their_scale() -> None:
+    # Weights of a diverged run (or an upload from elsewhere): logits around 1e12, where float32
+    # rounding alone differs by far more than 1e-4 between PyTorch and ONNX Runtime.
+    model = random_model("lenet5", SHAPES["cifar"], num_classes=3)
+    with torch.no_grad():
+        model.conv1.weight.mul_(1e6)
+        model.fc1.weight.mul_(1e6)
+    artifact = export_onnx(model, ["a", "b", "c"], [0, 1, 2])
+    with torch.no_grad():
+        scale = model(random_pixels(4, SHAPES["cifar"])).abs().max().item()
+    assert scale > 1e8 and artifact.max_abs_diff <= 1e-4 * scale
+
+
+def test_an_export_that_disagrees_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = random_model("mlp", SHAPES["digits"], num_classes=3)
+    real_session = onnx_session
+
+    class Off:  # an ONNX Runtime that answers 1 off
+        def __init__(self, data: bytes) -> None:
+            self.session = real_session(data)
+
+        def run(self, outputs: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+            return [out + 1.0 for out in self.session.run(outputs, feeds)]
+
+    monkeypatch.setattr(onnx_export, "onnx_session", Off)
+    with pytest.raises(HubError, match="diverges"):
+        export_onnx(model, ["a", "b", "c"], [0, 1, 2])
