@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from service.errors import HubError
 from service.moda.data import load_dataset
 from service.moda.nets import ArchConfig, build_model
 from service.moda.training import EpochMetrics, TrainConfig, TrainingHooks, default_batch_size, train
@@ -81,6 +82,13 @@ def test_stop_request_ends_the_run_within_one_batch(digits) -> None:
     assert hooks.checks == 4
     assert hooks.epochs == []
     assert not torch.equal(before, model.head.weight)  # the three batches did train
+
+
+def test_a_diverging_run_stops_with_a_clear_error_instead_of_nan_weights(digits) -> None:
+    hooks = Recorder()
+    with pytest.raises(HubError, match=r"training diverged in epoch 1 .*: try a lower lr than 1e\+12"):
+        train(fresh_mlp(digits), digits, TrainConfig(epochs=3, lr=1e12), hooks)
+    assert hooks.epochs == []  # no epoch of NaN metrics reported as if it were progress
 
 
 def test_batch_size_adapts_to_small_datasets() -> None:
