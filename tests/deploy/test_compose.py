@@ -164,6 +164,18 @@ def test_api_and_worker_share_the_artifacts_volume_at_the_artifacts_path(compose
     assert api[path] in compose["volumes"], "artifacts must be a named volume"
 
 
+def test_api_and_worker_read_the_same_datasets_where_settings_look_for_them(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The api checks a job's data at submit time and the workers train on it: both need the files.
+    monkeypatch.delenv("MODA_DATASETS_DIR", raising=False)
+    monkeypatch.setenv("MODA_HOME", "/data")  # the image's MODA_HOME
+    path = str(Settings().resolved_datasets_dir)
+    api, worker = (mounts(compose["services"][name]) for name in SCALABLE)
+    assert path in api and path in worker, f"api and worker must both mount the datasets at {path}"
+    assert api[path] == worker[path], "api and worker must read the same datasets"
+
+
 def test_api_keeps_the_image_healthcheck(compose: dict[str, Any]) -> None:
     healthcheck = compose["services"]["api"].get("healthcheck", {})
     assert not healthcheck.get("disable"), "the api's /healthz check must stay on"
