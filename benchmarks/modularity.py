@@ -22,15 +22,15 @@ import torch
 from tqdm import tqdm
 
 from benchmarks.output import write_json
-from benchmarks.progress import EpochBar
+from benchmarks.progress import train_model
 from service.moda.compose import KeepPlan, compose, keep_plan, param_count
 from service.moda.data import DATASET_NAMES, ImageDataset, load_dataset
 from service.moda.decompose import DEFAULT_TAU, ClassMask, activation_rates, class_masks
 from service.moda.metrics import count_macs, mean_overlap, module_sizes, restricted_accuracy
-from service.moda.nets import ARCHITECTURES, ArchConfig, ModularNet, build_model
+from service.moda.nets import ARCHITECTURES, ModularNet
 from service.moda.onnx_export import export_onnx
 from service.moda.serialization import checkpoint_bytes
-from service.moda.training import TrainConfig, TrainResult, predict_logits, train
+from service.moda.training import TrainConfig, predict_logits
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -62,15 +62,6 @@ def class_sets(
         for _ in range(subsets)
     ]
     return pairs, larger
-
-
-def train_model(
-    data: ImageDataset, arch: str, config: TrainConfig, label: str
-) -> tuple[ModularNet, TrainResult]:
-    torch.manual_seed(config.seed)  # same initial weights for the standard and the MODA model
-    model = build_model(ArchConfig(arch, data.input_spec, data.num_classes))
-    result = train(model, data, config, EpochBar(label, config.epochs))
-    return model, result
 
 
 def evaluate_compositions(

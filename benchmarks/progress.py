@@ -1,12 +1,15 @@
-"""Progress bars on stderr for benchmark runs."""
+"""Progress bars on stderr for benchmark runs, and the training run every benchmark model comes from."""
 
 from __future__ import annotations
 
 import sys
 
+import torch
 from tqdm import tqdm
 
-from service.moda.training import EpochMetrics, TrainingHooks
+from service.moda.data import ImageDataset
+from service.moda.nets import ArchConfig, ModularNet, build_model
+from service.moda.training import EpochMetrics, TrainConfig, TrainingHooks, TrainResult, train
 
 
 class EpochBar(TrainingHooks):
@@ -23,3 +26,14 @@ class EpochBar(TrainingHooks):
         self.bar.update(1)
         if m.epoch == m.epochs:
             self.bar.close()
+
+
+def train_model(data: ImageDataset, arch: str, config: TrainConfig, label: str) -> tuple[ModularNet, TrainResult]:
+    """A fresh `arch` trained on `data` (eval mode afterwards), its progress shown as `label`.
+
+    The weights are initialised from config.seed, so a standard and a MODA run of one seed start equal.
+    """
+    torch.manual_seed(config.seed)
+    model = build_model(ArchConfig(arch, data.input_spec, data.num_classes))
+    result = train(model, data, config, EpochBar(label, config.epochs))
+    return model, result

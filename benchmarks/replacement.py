@@ -24,15 +24,15 @@ import torch
 from tqdm import tqdm
 
 from benchmarks.output import write_json
-from benchmarks.progress import EpochBar
+from benchmarks.progress import train_model
 from service.moda.combine import CombinedClassifier, Pick, fit_calibration
 from service.moda.compose import compose, keep_plan, param_count
 from service.moda.data import DATASET_NAMES, ImageDataset, load_dataset
 from service.moda.decompose import DEFAULT_TAU, activation_rates, class_masks
 from service.moda.metrics import per_class_accuracy
-from service.moda.nets import ARCHITECTURES, ArchConfig, ModularNet, build_model
+from service.moda.nets import ARCHITECTURES, ModularNet
 from service.moda.onnx_export import export_onnx
-from service.moda.training import TrainConfig, predict_logits, train
+from service.moda.training import TrainConfig, predict_logits
 
 STRONG_CLASSES = (0, 1, 2, 3, 4)
 WEAK_OTHERS = (5, 6, 7, 8, 9)
@@ -64,13 +64,6 @@ def _seeds(text: str) -> tuple[int, ...]:
     return seeds
 
 
-def fit(data: ImageDataset, arch: str, config: TrainConfig, label: str) -> ModularNet:
-    torch.manual_seed(config.seed)
-    model = build_model(ArchConfig(arch, data.input_spec, data.num_classes))
-    train(model, data, config, EpochBar(label, config.epochs))
-    return model.eval()
-
-
 def calibrated(combined: CombinedClassifier, data: ImageDataset) -> CombinedClassifier:
     combined.calibration = fit_calibration(combined, data.x_train, data.y_train).layer
     return combined
@@ -82,7 +75,7 @@ def replacement_row(
     task = full.restrict((c, *WEAK_OTHERS))  # the six classes, renumbered: c is 0, 5..9 are 1..5
     weak_data = task.subset(train_fraction=args.weak_fraction, seed=seed)
     weak_config = TrainConfig(epochs=args.weak_epochs, seed=seed).standard()
-    weak = fit(weak_data, args.weak_arch, weak_config, f"weak (target {c}, seed {seed})")
+    weak, _ = train_model(weak_data, args.weak_arch, weak_config, f"weak (target {c}, seed {seed})")
     # Calibrated on the task's training split (the dataset a replace job is given): W memorised
     # its own 10%, so its logits there are overconfident and would teach the layer to distrust the module.
     own_outputs = [Pick(0, j) for j in range(TASK_SIZE)]
@@ -130,7 +123,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     rows = []
     for seed in args.seeds:
         strong_config = TrainConfig(epochs=args.strong_epochs, seed=seed)
-        strong = fit(strong_data, args.strong_arch, strong_config, f"strong (MODA, seed {seed})")
+        strong, _ = train_model(strong_data, args.strong_arch, strong_config, f"strong (MODA, seed {seed})")
         masks = class_masks(activation_rates(strong, strong_data.x_train, strong_data.y_train), args.tau)
         for c in tqdm(STRONG_CLASSES, desc=f"targets (seed {seed})", unit="class", file=sys.stderr):
             module = compose(strong, keep_plan(strong, [masks[c]]))  # one logit: class c
