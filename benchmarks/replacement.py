@@ -82,14 +82,16 @@ def replacement_row(
     recalibrated = calibrated(CombinedClassifier([weak], own_outputs, task.input_spec), task)
     replaced = calibrated(CombinedClassifier([weak, module], [Pick(1, 0), *own_outputs[1:]], task.input_spec), task)
 
-    def accuracy_of(net: torch.nn.Module) -> list[float]:
-        return per_class_accuracy(predict_logits(net, task.x_test), task.y_test, TASK_SIZE)
+    def accuracy_of(logits: torch.Tensor) -> list[float]:
+        return per_class_accuracy(logits, task.y_test, TASK_SIZE)
 
-    before, after, recal = accuracy_of(weak), accuracy_of(replaced), accuracy_of(recalibrated)
+    weak_logits = predict_logits(weak, task.x_test)  # (N, 6)
+    before = accuracy_of(weak_logits)
+    after, recal = (accuracy_of(predict_logits(net, task.x_test)) for net in (replaced, recalibrated))
+    non_tc_before, non_tc_after = statistics.fmean(before[1:]), statistics.fmean(after[1:])
     # How well each network alone tells c (index 0) from 5..9 on the test split: the module can
     # only help where it separates them better than the weak model's own margin for c does.
     is_c = task.y_test == 0
-    weak_logits = predict_logits(weak, task.x_test)  # (N, 6)
     weak_margin = weak_logits[:, 0] - weak_logits[:, 1:].max(dim=1).values  # (N,)
     module_logit = predict_logits(module, task.x_test)[:, 0]  # (N,)
     onnx = export_onnx(replaced, task.labels, [c, *WEAK_OTHERS])
@@ -102,9 +104,9 @@ def replacement_row(
         "tc_recalibrated_only": recal[0],
         "weak_auc": auc(weak_margin[is_c], weak_margin[~is_c]),
         "module_auc": auc(module_logit[is_c], module_logit[~is_c]),
-        "non_tc_before": statistics.fmean(before[1:]),
-        "non_tc_after": statistics.fmean(after[1:]),
-        "non_tc_change": statistics.fmean(after[1:]) - statistics.fmean(before[1:]),
+        "non_tc_before": non_tc_before,
+        "non_tc_after": non_tc_after,
+        "non_tc_change": non_tc_after - non_tc_before,
         "module_size": param_count(module) / param_count(strong),
         "onnx_max_abs_diff": onnx.max_abs_diff,
     }
