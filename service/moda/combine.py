@@ -20,6 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from service.moda.spec import InputSpec
+from service.moda.training import accuracy
 
 
 @dataclass(frozen=True)
@@ -98,5 +99,4 @@ def fit_calibration(
     with torch.no_grad():
         out = layer(z)
         loss = F.cross_entropy(out, y).item()
-        acc = 100.0 * (out.argmax(1) == y).float().mean().item()
-    return Calibration(layer.eval(), loss, acc)
+    return Calibration(layer.eval(), loss, accuracy(out, y))
