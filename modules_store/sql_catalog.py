@@ -79,8 +79,7 @@ class SqlCatalog:
     def list_datasets(self, *, offset: int = 0, limit: int = 50) -> Page[Dataset]:
         with self._db.begin(write=False) as session:
             query = select(DatasetRow).order_by(DatasetRow.name)
-            rows, total = fetch_page(session, query, offset=offset, limit=limit)
-            return Page(items=[row.to_entity() for row in rows], total=total, offset=offset, limit=limit)
+            return fetch_page(session, query, offset=offset, limit=limit)
 
     # -- models -------------------------------------------------------------------------------
 
@@ -172,8 +171,7 @@ class SqlCatalog:
         if name is not None:
             query = query.where(ModelRow.name == name)
         with self._db.begin(write=False) as session:
-            rows, total = fetch_page(session, query, offset=offset, limit=limit)
-            return Page(items=[row.to_entity() for row in rows], total=total, offset=offset, limit=limit)
+            return fetch_page(session, query, offset=offset, limit=limit)
 
     def update_model_metrics(self, model_id: str, metrics: Mapping[str, Any]) -> Model:
         update = as_json(dict(metrics), "metrics")
@@ -222,8 +220,7 @@ class SqlCatalog:
             query = query.where(ModuleRow.tau == float(tau))
         with self._db.begin(write=False) as session:
             _get(session, ModelRow, model_id, "model")
-            rows, total = fetch_page(session, query, offset=offset, limit=limit)
-            return Page(items=[row.to_entity() for row in rows], total=total, offset=offset, limit=limit)
+            return fetch_page(session, query, offset=offset, limit=limit)
 
     # -- compositions -------------------------------------------------------------------------
 
@@ -300,8 +297,7 @@ class SqlCatalog:
     def list_compositions(self, *, offset: int = 0, limit: int = 50) -> Page[Composition]:
         query = select(CompositionRow).order_by(CompositionRow.created_at, CompositionRow.id)
         with self._db.begin(write=False) as session:
-            rows, total = fetch_page(session, query, offset=offset, limit=limit)
-            return Page(items=[row.to_entity() for row in rows], total=total, offset=offset, limit=limit)
+            return fetch_page(session, query, offset=offset, limit=limit)
 
     def update_composition_metrics(
         self, composition_id: str, metrics: Mapping[str, Any], *, accuracy: float | None = None

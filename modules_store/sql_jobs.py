@@ -77,8 +77,7 @@ class SqlJobs:
         if kind is not None:
             query = query.where(JobRow.kind == kind)
         with self._db.begin(write=False) as session:
-            rows, total = fetch_page(session, query, offset=offset, limit=limit)
-            return Page(items=[row.to_entity() for row in rows], total=total, offset=offset, limit=limit)
+            return fetch_page(session, query, offset=offset, limit=limit)
 
     def claim_job(
         self, worker_id: str, *, job_id: str | None = None, kinds: Collection[str] | None = None

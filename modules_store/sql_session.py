@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine, Select, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from modules_store.engine import immediate
+from modules_store.entities import Page
 from modules_store.errors import AlreadyExists, InvalidArgument, NotFound, StoreError
 from modules_store.store import MAX_OFFSET, MAX_PAGE_LIMIT
 
-RowT = TypeVar("RowT")
+EntityT = TypeVar("EntityT", covariant=True)
+
+
+class EntityRow(Protocol[EntityT]):
+    def to_entity(self) -> EntityT: ...
 
 _PG_FOREIGN_KEY_VIOLATION = "23503"
 _PG_LOCK_SPACE = 0x6D6F_6461  # "moda": the first half of the registry's two-part advisory lock keys
@@ -85,10 +90,11 @@ def check_page(offset: int, limit: int) -> None:
 
 
 def fetch_page(
-    session: Session, query: Select[tuple[RowT]], *, offset: int, limit: int
-) -> tuple[list[RowT], int]:
-    """Rows of the ordered `query` from `offset` (at most `limit`) and how many rows it has in all."""
+    session: Session, query: Select[tuple[EntityRow[EntityT]]], *, offset: int, limit: int
+) -> Page[EntityT]:
+    """The listing page of the ordered `query` from `offset` (at most `limit` rows, as entities),
+    with how many rows the query has in all."""
     check_page(offset, limit)
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = list(session.scalars(query.offset(offset).limit(limit)))
-    return rows, int(total or 0)
+    rows = session.scalars(query.offset(offset).limit(limit))
+    return Page(items=[row.to_entity() for row in rows], total=int(total or 0), offset=offset, limit=limit)
