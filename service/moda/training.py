@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch.nn import functional as F
@@ -40,7 +40,7 @@ class TrainConfig:
 
     def standard(self) -> TrainConfig:
         """The same run without the MODA terms: the baseline a MODA model is compared with."""
-        return TrainConfig(**{**asdict(self), "alpha": 0.0, "beta": 0.0, "gamma": 0.0})
+        return replace(self, alpha=0.0, beta=0.0, gamma=0.0)
 
 
 def default_batch_size(n_train: int) -> int:
