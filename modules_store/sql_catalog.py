@@ -202,10 +202,7 @@ class SqlCatalog:
     def get_modules(self, module_ids: Sequence[str]) -> list[Module]:
         module_ids = string_list(module_ids, "module_ids")
         with self._db.begin(write=False) as session:
-            found = _modules_by_id(session, module_ids)
-        missing = list(dict.fromkeys(module_id for module_id in module_ids if module_id not in found))
-        if missing:
-            raise NotFound(f"modules not found: {', '.join(missing)}")
+            found = _get_modules(session, module_ids)
         return [found[module_id] for module_id in module_ids]
 
     def list_modules(
@@ -264,10 +261,7 @@ class SqlCatalog:
                 row = session.get(CompositionRow, composition_id)
                 if row is not None:
                     return row.to_entity(), False
-                found = _modules_by_id(session, ids)
-                missing = list(dict.fromkeys(module_id for module_id in ids if module_id not in found))
-                if missing:
-                    raise NotFound(f"modules not found: {', '.join(missing)}")
+                _get_modules(session, ids)
                 if job_id is not None:
                     _get(session, JobRow, job_id, "job")
                 row = CompositionRow(
@@ -326,11 +320,16 @@ def _same_layout(row: DatasetRow, input_spec: Any, labels: list[str]) -> Dataset
     return row.to_entity()
 
 
-def _modules_by_id(session: Session, module_ids: Sequence[str]) -> dict[str, Module]:
+def _get_modules(session: Session, module_ids: Sequence[str]) -> dict[str, Module]:
+    """The modules with these ids, by id; NOT_FOUND naming every id that has none."""
     if not module_ids:
         return {}
     rows = session.scalars(select(ModuleRow).where(ModuleRow.id.in_(set(module_ids))))
-    return {row.id: row.to_entity() for row in rows}
+    found = {row.id: row.to_entity() for row in rows}
+    missing = list(dict.fromkeys(module_id for module_id in module_ids if module_id not in found))
+    if missing:
+        raise NotFound(f"modules not found: {', '.join(missing)}")
+    return found
 
 
 def _model_of_job(session: Session, job_id: str) -> ModelRow | None:
