@@ -6,6 +6,8 @@ share one neuron space (`s0`..`s3`, the stem belongs to `s0`); each block's inne
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
@@ -40,10 +42,31 @@ class BasicBlock(nn.Module):
         return relu(self.conv2(h) + self.shortcut(x), tap)  # (N, c_out, H', W')
 
 
-def _blocks() -> list[tuple[int, int, int]]:
-    """(stage, block index within stage, global block index) for every block."""
+@dataclass(frozen=True)
+class _Block:
+    stage: int
+    index: int  # global block index
+    downsample: bool  # first block of stages 2-4: stride 2 and a projection shortcut
+
+    @property
+    def inner(self) -> str:
+        return f"i{self.index}"  # the space of the block's first layer, its own
+
+    @property
+    def space(self) -> str:  # the stage's space, shared by its blocks' outputs
+        return f"s{self.stage}"
+
+    @property
+    def input_space(self) -> str:
+        return f"s{self.stage - 1}" if self.downsample else self.space
+
+
+def _blocks() -> list[_Block]:
+    """Every block, in forward order."""
     return [
-        (s, b, s * BLOCKS_PER_STAGE + b) for s in range(len(STAGE_WIDTHS)) for b in range(BLOCKS_PER_STAGE)
+        _Block(s, s * BLOCKS_PER_STAGE + b, downsample=b == 0 and s > 0)
+        for s in range(len(STAGE_WIDTHS))
+        for b in range(BLOCKS_PER_STAGE)
     ]
 
 
@@ -52,34 +75,31 @@ class ResNet18(ModularNet):
         super().__init__(spec, num_classes, widths)
         w = self.widths
         self.stem = conv_bn(spec.channels, w["s0"], 3)
-        blocks = []
-        for stage, b, g in _blocks():
-            c_in = w[f"s{stage - 1}"] if (b == 0 and stage > 0) else w[f"s{stage}"]
-            stride = 2 if (b == 0 and stage > 0) else 1
-            blocks.append(BasicBlock(c_in, w[f"i{g}"], w[f"s{stage}"], stride, project=stride == 2))
-        self.blocks = nn.ModuleList(blocks)
+        self.blocks = nn.ModuleList(
+            BasicBlock(w[b.input_space], w[b.inner], w[b.space], 2 if b.downsample else 1, b.downsample)
+            for b in _blocks()
+        )
         self.head = nn.Linear(w[f"s{len(STAGE_WIDTHS) - 1}"], num_classes)
 
     @classmethod
     def default_widths(cls) -> dict[str, int]:
         stages = {f"s{s}": c for s, c in enumerate(STAGE_WIDTHS)}
-        inner = {f"i{g}": STAGE_WIDTHS[s] for s, _, g in _blocks()}
+        inner = {b.inner: STAGE_WIDTHS[b.stage] for b in _blocks()}
         return stages | inner
 
     def layer_spaces(self) -> list[str]:
         spaces = ["s0"]
-        for stage, _, g in _blocks():
-            spaces += [f"i{g}", f"s{stage}"]
+        for b in _blocks():
+            spaces += [b.inner, b.space]
         return spaces
 
     def param_spaces(self) -> ParamSpaces:
         spaces = conv_bn_spaces("stem", "s0", None)
-        for stage, b, g in _blocks():
-            inp = f"s{stage - 1}" if (b == 0 and stage > 0) else f"s{stage}"
-            spaces |= conv_bn_spaces(f"blocks.{g}.conv1", f"i{g}", inp)
-            spaces |= conv_bn_spaces(f"blocks.{g}.conv2", f"s{stage}", f"i{g}")
-            if b == 0 and stage > 0:
-                spaces |= conv_bn_spaces(f"blocks.{g}.shortcut", f"s{stage}", inp)
+        for b in _blocks():
+            spaces |= conv_bn_spaces(f"blocks.{b.index}.conv1", b.inner, b.input_space)
+            spaces |= conv_bn_spaces(f"blocks.{b.index}.conv2", b.space, b.inner)
+            if b.downsample:
+                spaces |= conv_bn_spaces(f"blocks.{b.index}.shortcut", b.space, b.input_space)
         return spaces | linear_spaces("head", OUTPUT_SPACE, Dim(f"s{len(STAGE_WIDTHS) - 1}"))
 
     def features(self, x: torch.Tensor, tap: Tap | None) -> torch.Tensor:
