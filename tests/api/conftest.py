@@ -91,17 +91,23 @@ class Trained:
         return [self.modules[c]["id"] for c in classes]
 
 
+def registered(client: httpx.Client, response: httpx.Response, **module_params: Any) -> Trained:
+    """The model a train or ingest job (its 202 `response`) registers, once the job has succeeded, and
+    its modules (those matching `module_params`, e.g. tau)."""
+    assert response.status_code == 202, response.text
+    job = succeeded(client, response.json()["id"])
+    model = client.get(f"/v1/models/{job['result']['model_id']}").json()
+    modules = client.get(f"/v1/models/{model['id']}/modules", params=module_params).json()["items"]
+    return Trained(job, model, sorted(modules, key=lambda m: m["class_index"]))
+
+
 @pytest.fixture(scope="session")
 def trained(client: httpx.Client) -> Trained:
     """A MODA mlp trained on digits through POST /v1/jobs (8 epochs: about 97% accuracy)."""
     response = client.post(
         "/v1/jobs", json={"kind": "train", "params": {"dataset": "digits", "arch": "mlp", "epochs": 8}}
     )
-    assert response.status_code == 202, response.text
-    job = succeeded(client, response.json()["id"])
-    model = client.get(f"/v1/models/{job['result']['model_id']}").json()
-    modules = client.get(f"/v1/models/{model['id']}/modules", params={"tau": 0.9}).json()["items"]
-    return Trained(job, model, sorted(modules, key=lambda m: m["class_index"]))
+    return registered(client, response, tau=0.9)
 
 
 @pytest.fixture(scope="session")
@@ -120,11 +126,7 @@ def uploaded(client: httpx.Client) -> Trained:
         files={"file": ("weights.pt", state_dict_bytes(seed=1), "application/octet-stream")},
         data={"arch": "mlp", "dataset": "digits", "name": "uploaded-mlp"},
     )
-    assert response.status_code == 202, response.text
-    job = succeeded(client, response.json()["id"])
-    model = client.get(f"/v1/models/{job['result']['model_id']}").json()
-    modules = client.get(f"/v1/models/{model['id']}/modules").json()["items"]
-    return Trained(job, model, sorted(modules, key=lambda m: m["class_index"]))
+    return registered(client, response)
 
 
 @pytest.fixture(scope="session")
@@ -134,8 +136,4 @@ def tiny(client: httpx.Client) -> Trained:
         "/v1/jobs",
         json={"kind": "train", "params": {"dataset": "npz", "data_dir": "tiny", "epochs": 1, "name": "tiny"}},
     )
-    assert response.status_code == 202, response.text
-    job = succeeded(client, response.json()["id"])
-    model = client.get(f"/v1/models/{job['result']['model_id']}").json()
-    modules = client.get(f"/v1/models/{model['id']}/modules").json()["items"]
-    return Trained(job, model, sorted(modules, key=lambda m: m["class_index"]))
+    return registered(client, response)

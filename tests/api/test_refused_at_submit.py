@@ -14,7 +14,7 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.api.conftest import Trained
+from tests.api.conftest import Trained, registered
 from tests.api.helpers import assert_error, succeeded, to_8bit
 from tests.live_server import LiveServer
 
@@ -53,12 +53,7 @@ def other_data(hub: LiveServer) -> None:
 def wide_model(client: httpx.Client, other_data: None) -> Trained:
     """A model of digits' classes that takes 16×16 images on 0..255: a donor with another input."""
     params = {"dataset": "npz", "data_dir": WIDE, "epochs": 1, "name": "wide"}
-    response = client.post("/v1/jobs", json={"kind": "train", "params": params})
-    assert response.status_code == 202, response.text
-    job = succeeded(client, response.json()["id"])
-    model = client.get(f"/v1/models/{job['result']['model_id']}").json()
-    modules = client.get(f"/v1/models/{model['id']}/modules").json()["items"]
-    return Trained(job, model, sorted(modules, key=lambda m: m["class_index"]))
+    return registered(client, client.post("/v1/jobs", json={"kind": "train", "params": params}))
 
 
 def job_count(client: httpx.Client) -> int:
