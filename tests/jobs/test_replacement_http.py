@@ -19,22 +19,16 @@ import torch
 from modules_store import RegistryStore, open_store
 from service.moda.data import load_dataset
 from service.moda.nets import ArchConfig, build_model
-from tests.api.helpers import DIGITS_HALF, write_digits_npz, write_tiny_npz
-from tests.live_server import LiveServer, wait_for
+from tests.api.helpers import DIGITS_HALF, succeeded, wait_job, write_digits_npz, write_tiny_npz
+from tests.live_server import LiveServer
 
-TERMINAL = {"succeeded", "failed", "cancelled"}
 TARGET = 3
 TINY = "tiny"  # npz data of another input (1×4×4, 0..255) and other classes
 
 
-def finished(client: httpx.Client, job: dict[str, Any], timeout: float = 240.0) -> dict[str, Any]:
-    def poll() -> dict[str, Any] | None:
-        current = client.get(f"/v1/jobs/{job['id']}").json()
-        return current if current["status"] in TERMINAL else None
-
-    done = wait_for(poll, timeout=timeout, what=f"job {job['id']} ({job['kind']})")
-    assert done["status"] == "succeeded", done["error"]
-    return done
+def finished(client: httpx.Client, job: dict[str, Any]) -> dict[str, Any]:
+    """The job once it has succeeded (it must)."""
+    return succeeded(client, job["id"], timeout=240.0)
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +186,7 @@ def queued(queue: RegistryStore, kind: str, params: dict[str, Any]) -> dict[str,
 
 
 def finished_or_failed(client: httpx.Client, job: dict[str, Any]) -> dict[str, Any]:
-    return wait_for(lambda: (j := client.get(f"/v1/jobs/{job['id']}").json())["status"] in TERMINAL and j, timeout=60)
+    return wait_job(client, job["id"], timeout=60)
 
 
 def test_cross_model_composition_is_calibrated_by_a_job_and_served_over_v2(
