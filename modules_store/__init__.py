@@ -36,7 +36,7 @@ from modules_store.errors import (
 from modules_store.ids import composition_id, new_id
 from modules_store.local_artifacts import LocalArtifactStore
 from modules_store.sql_store import SqlStore
-from modules_store.store import MAX_OFFSET, MAX_PAGE_LIMIT, RegistryStore
+from modules_store.store import MAX_OFFSET, MAX_PAGE_LIMIT, RegistryStore, all_items
 
 # URL scheme (before any "+driver") -> backend. SqlStore pins the driver itself.
 _STORE_BACKENDS: dict[str, Callable[[str], RegistryStore]] = {
@@ -83,6 +83,7 @@ __all__ = [
     "SqlStore",
     "StoreError",
     "StoreErrorCode",
+    "all_items",
     "composition_id",
     "new_id",
     "open_artifact_store",

@@ -14,9 +14,9 @@ Rules every method follows (a backend that breaks one is wrong, whatever its tes
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from modules_store.entities import (
     Composition,
@@ -32,6 +32,27 @@ from modules_store.entities import (
 MAX_PAGE_LIMIT = 1000
 MAX_OFFSET = 2**63 - 1  # SQL's BIGINT: databases (and their drivers) take nothing larger
 DEFAULT_MAX_ATTEMPTS = 2
+
+T = TypeVar("T")
+
+
+def all_items(list_page: Callable[..., Page[T]], /, *args: Any, **filters: Any) -> Iterator[T]:
+    """Every item of a listing, in its order, read MAX_PAGE_LIMIT at a time as they are consumed.
+
+        modules = list(all_items(store.list_modules, model_id, tau=0.5))
+
+    `list_page` is a listing method (or any callable taking `offset` and `limit` keywords that
+    returns a `Page`), called with `args` and `filters`. Stopping early reads no further pages. A
+    caller that changes the listing while walking it (e.g. recovers the running jobs it lists)
+    must take the whole list first: offsets would shift under it and skip items.
+    """
+    offset = 0
+    while True:
+        page = list_page(*args, **filters, offset=offset, limit=MAX_PAGE_LIMIT)
+        yield from page.items
+        offset += len(page.items)
+        if not page.items or offset >= page.total:
+            return
 
 
 class RegistryStore(ABC):

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from modules_store import MAX_PAGE_LIMIT, AlreadyExists, Dataset, Model, Module, NewModule, RegistryStore
+from modules_store import AlreadyExists, Dataset, Model, Module, NewModule, RegistryStore, all_items
 from service.errors import ErrorCode, HubError
 from service.jobs.context import JobContext
 from service.moda.compose import compose, keep_plan, param_count
@@ -121,12 +121,7 @@ def add_modules(ctx: JobContext, model_id: str, prepared: list[NewModule]) -> li
 
 def _modules_at(store: RegistryStore, model_id: str, tau: float) -> list[Module]:
     """All the model's modules at `tau`, in class order."""
-    modules: list[Module] = []
-    while True:
-        page = store.list_modules(model_id, tau=tau, offset=len(modules), limit=MAX_PAGE_LIMIT)
-        modules += page.items
-        if not page.items or len(modules) >= page.total:
-            return modules
+    return list(all_items(store.list_modules, model_id, tau=tau))
 
 
 def registered_earlier(ctx: JobContext, tau: float) -> dict[str, Any] | None:

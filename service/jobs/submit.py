@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from modules_store import MAX_PAGE_LIMIT, Job, JobStatus, RegistryStore
+from modules_store import Job, JobStatus, RegistryStore, all_items
 from service.config import Settings
 from service.errors import ErrorCode, HubError
 from service.jobs.calibrate import check_calibration, plan_replacement, replacement_data
@@ -51,17 +51,12 @@ def job_in_flight(store: RegistryStore, kind: str, same: Callable[[dict[str, Any
     still found, as running. A running job asked to cancel is passed over: it will make nothing.
     Not atomic: two requests at the same instant may both miss each other.
     """
-    for status in (JobStatus.QUEUED, JobStatus.RUNNING):
-        offset = 0
-        while True:
-            page = store.list_jobs(offset=offset, limit=MAX_PAGE_LIMIT, status=status, kind=kind)
-            found = next((job for job in page.items if not job.cancel_requested and same(job.params)), None)
-            if found is not None:
-                return found
-            offset += len(page.items)
-            if not page.items or offset >= page.total:
-                break
-    return None
+    in_flight = (
+        job
+        for status in (JobStatus.QUEUED, JobStatus.RUNNING)
+        for job in all_items(store.list_jobs, status=status, kind=kind)
+    )
+    return next((job for job in in_flight if not job.cancel_requested and same(job.params)), None)
 
 
 def _check_modularize(store: RegistryStore, p: ModularizeParams) -> None:
