@@ -14,7 +14,7 @@ import threading
 import time
 from multiprocessing.process import BaseProcess
 
-from modules_store import JobStatus, RegistryStore, open_store
+from modules_store import JobStatus, RegistryStore, all_items, open_store
 from service.config import Settings
 from service.jobs.worker import poll_loop, worker_id_prefix
 
@@ -49,20 +49,17 @@ def _alive(pid: int) -> bool:
 def recover_dead_local_workers(store: RegistryStore) -> list[str]:
     """Recover running jobs of this host's local workers whose process is gone; returns their ids."""
     host_prefix = worker_id_prefix(KIND)
+    # The whole listing is read before anything is recovered: recovered jobs leave it, and the
+    # pages read after that would start past jobs never seen.
+    owners = [job.worker_id or "" for job in all_items(store.list_jobs, status=JobStatus.RUNNING)]
+    pids = dict.fromkeys(
+        int(owner.removeprefix(host_prefix).split(":", 1)[0]) for owner in owners if owner.startswith(host_prefix)
+    )
     recovered = []
-    page_start = 0
-    while True:
-        page = store.list_jobs(status=JobStatus.RUNNING, offset=page_start, limit=500)
-        for job in page.items:
-            owner = job.worker_id or ""
-            if not owner.startswith(host_prefix):
-                continue
-            pid = int(owner.removeprefix(host_prefix).split(":", 1)[0])
-            if not _alive(pid):
-                recovered += [j.id for j in store.recover_worker_jobs(worker_id_prefix(KIND, pid))]
-        page_start += len(page.items)
-        if page_start >= page.total or not page.items:
-            return recovered
+    for pid in pids:
+        if not _alive(pid):
+            recovered += [job.id for job in store.recover_worker_jobs(worker_id_prefix(KIND, pid))]
+    return recovered
 
 
 class LocalExecutor:
