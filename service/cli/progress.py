@@ -46,17 +46,23 @@ def training_postfix(progress: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-def describe_progress(job: dict[str, Any]) -> str:
-    """One line for tables: `training epoch 3/10, acc 96.94%`, `modularizing module 4/10`, ..."""
+def _position(job: dict[str, Any]) -> tuple[dict[str, Any], str, tuple[str, str, str] | None]:
+    """The job's progress, its stage, and the counter (key, total's key, unit) of COUNTERS it is at."""
     progress = job.get("progress") or {}
     stage = progress.get("stage") or job.get("status", "")
-    for key, total, unit in COUNTERS:
-        if progress.get(total):
-            text = f"{stage} {unit} {progress.get(key, 0)}/{progress[total]}"
-            if progress.get("test_accuracy") is not None:
-                text += f", acc {pct(progress['test_accuracy'])}"
-            return text
-    return stage
+    return progress, stage, next((c for c in COUNTERS if progress.get(c[1])), None)
+
+
+def describe_progress(job: dict[str, Any]) -> str:
+    """One line for tables: `training epoch 3/10, acc 96.94%`, `modularizing module 4/10`, ..."""
+    progress, stage, counter = _position(job)
+    if counter is None:
+        return stage
+    key, total, unit = counter
+    text = f"{stage} {unit} {progress.get(key, 0)}/{progress[total]}"
+    if progress.get("test_accuracy") is not None:
+        text += f", acc {pct(progress['test_accuracy'])}"
+    return text
 
 
 class JobProgress:
@@ -71,9 +77,7 @@ class JobProgress:
     def update(self, job: dict[str, Any]) -> None:
         if not self.enabled:
             return
-        progress = job.get("progress") or {}
-        stage = progress.get("stage") or job.get("status", "")
-        counter = next(((k, t, u) for k, t, u in COUNTERS if progress.get(t)), None)
+        progress, stage, counter = _position(job)
         key = (job.get("attempts"), stage, counter[1] if counter else None)
         if key != self.key:
             # A later stage of the same attempt: the counted stage before it ran to its end, even if
