@@ -16,7 +16,8 @@ def healthz() -> dict:
     return {"status": "ok"}
 
 
-def readiness(services: ServicesDep) -> dict[str, str]:
+def readiness(services: ServicesDep) -> tuple[bool, dict[str, str]]:
+    """(ready, each check's outcome): ready when the database and the artifact store both answer."""
     checks = {}
     for name, ping in (("database", services.store.ping), ("artifacts", services.artifacts.ping)):
         try:
@@ -24,13 +25,12 @@ def readiness(services: ServicesDep) -> dict[str, str]:
             checks[name] = "ok"
         except Exception as error:  # any failure means not ready; say which
             checks[name] = f"unavailable: {error}"
-    return checks
+    return all(v == "ok" for v in checks.values()), checks
 
 
 @router.get("/readyz")
 def readyz(services: ServicesDep) -> JSONResponse:
-    checks = readiness(services)
-    ready = all(v == "ok" for v in checks.values())
+    ready, checks = readiness(services)
     return JSONResponse(
         {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
     )

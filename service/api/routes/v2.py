@@ -52,7 +52,7 @@ def live() -> dict:
 
 @router.get("/health/ready")
 def ready(services: ServicesDep) -> JSONResponse:
-    ok = all(v == "ok" for v in readiness(services).values())
+    ok, _ = readiness(services)
     return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
 
 
