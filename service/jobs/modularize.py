@@ -5,22 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from service.errors import ErrorCode, HubError
+from service.jobs.composer import Planner
 from service.jobs.context import JobContext
 from service.jobs.params import ModularizeParams
-from service.jobs.registration import add_modules, prepare_modules
-from service.moda.data.sandbox import open_dataset, split_dataset_key
+from service.jobs.registration import add_modules, prepare_modules, registration_result
+from service.moda.data.sandbox import open_dataset
 from service.moda.serialization import load_checkpoint
 
 
 def run_modularize(ctx: JobContext, p: ModularizeParams) -> dict[str, Any]:
     model = ctx.store.get_model(p.model_id)
-    if p.dataset is None:
-        if model.dataset_id is None:
-            raise HubError(ErrorCode.INVALID_ARGUMENT, "the model has no dataset on record: give one")
-        source = ctx.store.get_dataset(model.dataset_id)
-        dataset, data_dir = split_dataset_key(source.name)
-    else:
-        dataset, data_dir = p.dataset, p.data_dir
+    dataset, data_dir = Planner(ctx.store, ctx.settings).data_source(model, p.dataset, p.data_dir)
     ctx.report(stage="loading data", dataset=dataset)
     data = open_dataset(ctx.settings.resolved_datasets_dir, dataset, data_dir)
     if model.labels != data.labels:  # a model of some of the dataset's classes (train with `classes`)
@@ -30,4 +25,4 @@ def run_modularize(ctx: JobContext, p: ModularizeParams) -> dict[str, Any]:
         data = data.restrict([data.labels.index(label) for label in model.labels])
     net = load_checkpoint(ctx.artifacts.get_bytes(model.weights_sha256))
     modules = add_modules(ctx, model.id, prepare_modules(ctx, net, data, model.labels, p.tau))
-    return {"model_id": model.id, "module_ids": [m.id for m in modules]}
+    return registration_result(model, modules)
