@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from modules_store import Model, Module, RegistryStore, composition_id
+from modules_store import Model, Module, RegistryStore, all_items, composition_id
 from service.errors import ErrorCode, HubError
 from service.jobs.composer import (
     CALIBRATED,
@@ -105,8 +105,10 @@ def check_calibration(planner: Planner, p: CalibrateParams) -> None:
 def _provenance_modules(store: RegistryStore, model_id: str, classes: list[int]) -> dict[int, Module]:
     """A module of each of the weak model's kept classes, naming where each output comes from."""
     found: dict[int, Module] = {}
-    for module in store.list_modules(model_id, limit=1000).items:
+    for module in all_items(store.list_modules, model_id):  # a model may hold modules at many τ
         found.setdefault(module.class_index, module)
+        if all(c in found for c in classes):
+            break  # stop reading pages once every class has its module
     missing = [c for c in classes if c not in found]
     if missing:
         raise HubError(
