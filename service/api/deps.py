@@ -33,27 +33,27 @@ def get_services(request: Request) -> Services:
 
 
 def get_settings(request: Request) -> Settings:
-    return request.app.state.services.settings
+    return get_services(request).settings
 
 
 def get_store(request: Request) -> RegistryStore:
-    return request.app.state.services.store
+    return get_services(request).store
 
 
 def get_artifacts(request: Request) -> ArtifactStore:
-    return request.app.state.services.artifacts
+    return get_services(request).artifacts
 
 
 def get_composer(request: Request) -> Composer:
-    return request.app.state.services.composer
+    return get_services(request).composer
 
 
 def get_sessions(request: Request) -> SessionCache:
-    return request.app.state.services.sessions
+    return get_services(request).sessions
 
 
 def get_executor(request: Request) -> Executor:
-    return request.app.state.services.executor
+    return get_services(request).executor
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
