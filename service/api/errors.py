@@ -52,7 +52,8 @@ def error_response(request: Request, status: int, code: str, message: str) -> JS
     return JSONResponse({"error": {"code": str(code), "message": message}}, status_code=status, headers=headers)
 
 
-def _coded(request: Request, error: Exception) -> JSONResponse:
+def coded_response(request: Request, error: Exception) -> JSONResponse:
+    """The answer to a HubError or StoreError: its code's status (STATUS) and its message."""
     code = str(error.code)  # type: ignore[attr-defined]
     status = STATUS.get(code, 500)
     if status >= 500:
@@ -91,8 +92,8 @@ def _unexpected(request: Request, error: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(HubError, _coded)
-    app.add_exception_handler(StoreError, _coded)
+    app.add_exception_handler(HubError, coded_response)
+    app.add_exception_handler(StoreError, coded_response)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(Exception, _unexpected)

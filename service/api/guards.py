@@ -18,7 +18,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.deps import check_api_key, require_api_key
-from service.api.errors import error_response
+from service.api.errors import coded_response
 from service.errors import ErrorCode, HubError
 
 
@@ -46,7 +46,7 @@ class ApiKeyGate:
             try:
                 check_api_key(request.headers.get("authorization", ""), self.api_key)
             except HubError as error:
-                await error_response(request, 401, error.code, error.message)(scope, receive, send)
+                await coded_response(request, error)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
@@ -109,6 +109,5 @@ class BodySizeLimit:
             await self._refuse(request, what, receive, send)
 
     async def _refuse(self, request: Request, what: str, receive: Receive, send: Send) -> None:
-        message = f"{what} exceeds MODA_MAX_UPLOAD_MB={self.max_mb:g}"
-        response = error_response(request, 413, ErrorCode.PAYLOAD_TOO_LARGE, message)
-        await response(request.scope, receive, send)
+        error = HubError(ErrorCode.PAYLOAD_TOO_LARGE, f"{what} exceeds MODA_MAX_UPLOAD_MB={self.max_mb:g}")
+        await coded_response(request, error)(request.scope, receive, send)
