@@ -61,6 +61,13 @@ class LiveServer:
             time.sleep(0.2)
         raise RuntimeError(f"server not ready after {timeout}s:\n{self.log.read_text()[-3000:]}")
 
+    def __enter__(self) -> LiveServer:
+        """`with LiveServer(home) as server:` starts it (unless started already) and stops it after."""
+        return self if self.process is not None else self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
     def client(self, **kwargs: object) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=60.0, **kwargs)  # type: ignore[arg-type]
 

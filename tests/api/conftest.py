@@ -51,20 +51,15 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     datasets = home / "datasets"
     write_tiny_npz(datasets / "tiny")
     write_digits_npz(datasets / DIGITS_HALF)
-    server = start_server(
-        home,
-        {
-            "MODA_API_KEY": API_KEY,
-            "MODA_MAX_UPLOAD_MB": str(MAX_UPLOAD_MB),
-            "MODA_MAX_BATCH": str(MAX_BATCH),
-            "MODA_DATASETS_DIR": str(datasets),
-            "MODA_WORKERS": "1",
-        },
-    )
-    try:
+    env = {
+        "MODA_API_KEY": API_KEY,
+        "MODA_MAX_UPLOAD_MB": str(MAX_UPLOAD_MB),
+        "MODA_MAX_BATCH": str(MAX_BATCH),
+        "MODA_DATASETS_DIR": str(datasets),
+        "MODA_WORKERS": "1",
+    }
+    with start_server(home, env) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

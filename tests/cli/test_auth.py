@@ -14,12 +14,8 @@ KEY = "cli-test-key"
 
 @pytest.fixture(scope="module")
 def locked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    server = LiveServer(tmp_path_factory.mktemp("cli-locked"), {"MODA_API_KEY": KEY, "MODA_WORKERS": "1"})
-    server.start()
-    try:
+    with LiveServer(tmp_path_factory.mktemp("cli-locked"), {"MODA_API_KEY": KEY, "MODA_WORKERS": "1"}) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_without_the_key_the_refusal_is_readable(locked: LiveServer) -> None:

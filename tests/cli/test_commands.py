@@ -24,12 +24,8 @@ CLASSES = [0, 1, 2]
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     # One torch thread: on a small shared machine, tiny digits models train several times faster.
     env = {"MODA_API_KEY": "", "MODA_WORKERS": "1", "OMP_NUM_THREADS": "1"}
-    server = LiveServer(tmp_path_factory.mktemp("cli-hub"), env)
-    server.start()
-    try:
+    with LiveServer(tmp_path_factory.mktemp("cli-hub"), env) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

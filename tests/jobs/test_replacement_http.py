@@ -37,11 +37,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     datasets = home / "datasets"
     write_digits_npz(datasets / DIGITS_HALF)
     write_tiny_npz(datasets / TINY)
-    server = LiveServer(home, {"MODA_DATASETS_DIR": str(datasets)}).start()
-    try:
+    with LiveServer(home, {"MODA_DATASETS_DIR": str(datasets)}) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
