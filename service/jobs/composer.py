@@ -249,6 +249,12 @@ class Composer(Planner):
 
     def compose(self, module_ids: Sequence[str]) -> tuple[Composition, bool]:
         """Modules of one model, pruned: (composition, created)."""
+        # Looked up before the selection is read and checked: /v1/predict asks for an existing
+        # composition on every call, and a stored one was checked when it was made.
+        cid = composition_id(list(module_ids), PRUNE)
+        found = self.existing(cid)
+        if found is not None:
+            return found, False
         modules, models = self.selection(module_ids)
         if len(models) > 1:
             raise HubError(
@@ -256,10 +262,6 @@ class Composer(Planner):
                 "the modules come from several models: their logits need calibration "
                 "(POST /v1/compositions with calibration 'auto', or 'none' for raw logits)",
             )
-        cid = composition_id(list(module_ids), PRUNE)
-        found = self.existing(cid)
-        if found is not None:
-            return found, False
         (model,) = models.values()
         with self._lock:
             found = self.existing(cid)  # built by a concurrent request while this one waited
@@ -274,11 +276,11 @@ class Composer(Planner):
 
     def concat(self, module_ids: Sequence[str]) -> tuple[Composition, bool]:
         """Modules of several models, uncalibrated logits side by side."""
-        modules, models = self.selection(module_ids)
         cid = composition_id(list(module_ids), CONCAT)
         found = self.existing(cid)
         if found is not None:
             return found, False
+        modules, models = self.selection(module_ids)
         with self._lock:
             built = self.combine(modules, models)
             return self.store_built(cid, CONCAT, built, [m.id for m in modules], test_data=None)
