@@ -33,7 +33,14 @@ class Settings(BaseSettings):
     max_upload_mb: float = Field(default=200.0, gt=0)
     max_batch: int = Field(default=4096, gt=0, description="most samples one predict call may send")
     session_cache_size: int = Field(default=64, gt=0, description="ONNX Runtime sessions kept warm")
+    composition_cache_size: int = Field(default=4096, gt=0, description="composition records kept per process")
+    max_inflight: int = Field(default=32, gt=0, description="inferences one API process runs at once; then 429")
+    api_processes: int = Field(default=0, ge=0, description="API processes of `moda serve`; 0 = one per core")
+    access_log: bool = Field(default=False, description="log every request (errors are always logged)")
     model_cache_size: int = Field(default=8, gt=0, description="decoded source models kept for composing")
+    channel_align: int = Field(
+        default=16, ge=1, description="pad composed widths to multiples of this (CPU kernel blocks); 1 = off"
+    )
 
     executor: Literal["local", "celery"] = "local"
     workers: int = Field(default=1, ge=0)

@@ -35,6 +35,9 @@ class LiveServer:
             "MODA_HEARTBEAT_S": "0.5",
             "MODA_STALE_AFTER_S": "5",
             "MODA_POLL_S": "0.2",
+            # One API process unless a test asks for more: tests that kill the server expect one.
+            "MODA_API_PROCESSES": "1",
+            "MODA_ACCESS_LOG": "true",  # tests/api/conftest.py reads the status of every answer there
             **(env or {}),
         }
         self.process: subprocess.Popen[bytes] | None = None

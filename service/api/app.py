@@ -14,11 +14,13 @@ from service.api.deps import Services
 from service.api.errors import install_error_handlers
 from service.api.guards import ApiKeyGate, BodySizeLimit, protected_routes
 from service.api.routes import compositions, health, jobs, models, modules, v2
-from service.api.telemetry import Telemetry
+from service.api.telemetry import Telemetry, TelemetryMiddleware
 from service.config import Settings, get_settings
 from service.jobs.composer import Composer
 from service.jobs.executor import make_executor
 from service.jobs.reaper import Reaper
+from service.serving.admission import Admission
+from service.serving.predictor import CompositionCache, Predictor
 from service.serving.sessions import SessionCache
 
 log = logging.getLogger(__name__)
@@ -28,32 +30,54 @@ def open_services(settings: Settings) -> Services:
     settings.home.mkdir(parents=True, exist_ok=True)
     store = open_store(settings.resolved_database_url)  # migrations run here
     artifacts = open_artifact_store(settings.resolved_artifacts_url)
+    sessions = SessionCache(artifacts.local_path, settings.session_cache_size)
+    compositions = CompositionCache(store.get_composition, settings.composition_cache_size)
     return Services(
         settings=settings,
         store=store,
         artifacts=artifacts,
         executor=make_executor(settings),
         composer=Composer(store, artifacts, settings),
-        sessions=SessionCache(artifacts.local_path, settings.session_cache_size),
+        sessions=sessions,
+        predictor=Predictor(compositions, sessions, settings.max_batch),
+        admission=Admission(settings.max_inflight),
     )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+class JobSupervision:
+    """The executor's workers and the reaper: run by exactly one process of a server."""
+
+    def __init__(self, settings: Settings, services: Services) -> None:
+        self.executor = services.executor
+        self.reaper = Reaper(settings, services.store, services.executor)
+
+    def start(self) -> None:
+        self.executor.start()
+        self.reaper.start()
+
+    def stop(self) -> None:
+        self.reaper.stop()
+        self.executor.stop()
+
+
+def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> FastAPI:
+    """The app. With `run_jobs` it also runs the job workers and the reaper; `moda serve` with
+    several API processes runs those once, in its supervising process, and its APIs without them."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = open_services(settings)
-        services.executor.start()
-        reaper = Reaper(settings, services.store, services.executor)
-        reaper.start()
+        jobs = JobSupervision(settings, services) if run_jobs else None
+        if jobs is not None:
+            jobs.start()
         app.state.services = services
         log.info("MODA Hub ready: docs at http://%s:%s/docs", settings.host, settings.port)
         try:
             yield
         finally:
-            reaper.stop()
-            services.executor.stop()
+            if jobs is not None:
+                jobs.stop()
             services.store.close()
 
     app = FastAPI(
@@ -66,7 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     telemetry = Telemetry(app)
     app.state.telemetry = telemetry
-    app.middleware("http")(telemetry.middleware)
+    app.add_middleware(TelemetryMiddleware, telemetry=telemetry)
 
     # Added last, so they run first: before telemetry, and before any route reads the body.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes, max_mb=settings.max_upload_mb)

@@ -13,6 +13,8 @@ from service.config import Settings
 from service.errors import ErrorCode, HubError
 from service.jobs.composer import Composer
 from service.jobs.executor import Executor
+from service.serving.admission import Admission
+from service.serving.predictor import Predictor
 from service.serving.sessions import SessionCache
 
 
@@ -26,34 +28,42 @@ class Services:
     executor: Executor
     composer: Composer
     sessions: SessionCache
+    predictor: Predictor
+    admission: Admission
 
 
-def get_services(request: Request) -> Services:
+def services_of(request: Request) -> Services:
     return request.app.state.services
 
 
-def get_settings(request: Request) -> Settings:
-    return get_services(request).settings
+# Coroutines, not functions: FastAPI runs a plain-function dependency in the thread pool, one
+# hand-off per dependency per request, where these only read an attribute.
+async def get_services(request: Request) -> Services:
+    return services_of(request)
 
 
-def get_store(request: Request) -> RegistryStore:
-    return get_services(request).store
+async def get_settings(request: Request) -> Settings:
+    return services_of(request).settings
 
 
-def get_artifacts(request: Request) -> ArtifactStore:
-    return get_services(request).artifacts
+async def get_store(request: Request) -> RegistryStore:
+    return services_of(request).store
 
 
-def get_composer(request: Request) -> Composer:
-    return get_services(request).composer
+async def get_artifacts(request: Request) -> ArtifactStore:
+    return services_of(request).artifacts
 
 
-def get_sessions(request: Request) -> SessionCache:
-    return get_services(request).sessions
+async def get_composer(request: Request) -> Composer:
+    return services_of(request).composer
 
 
-def get_executor(request: Request) -> Executor:
-    return get_services(request).executor
+async def get_sessions(request: Request) -> SessionCache:
+    return services_of(request).sessions
+
+
+async def get_executor(request: Request) -> Executor:
+    return services_of(request).executor
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -76,7 +86,7 @@ def check_api_key(authorization: str, api_key: str) -> None:
         raise HubError(ErrorCode.UNAUTHENTICATED, "this endpoint needs 'Authorization: Bearer <MODA_API_KEY>'")
 
 
-def require_api_key(request: Request, settings: SettingsDep) -> None:
+async def require_api_key(request: Request, settings: SettingsDep) -> None:
     """When MODA_API_KEY is set, mutating endpoints need `Authorization: Bearer <key>`.
 
     service.api.guards.ApiKeyGate enforces this before the body is read, for every route that

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from urllib.parse import quote
+
 from fastapi import Request, Response
 
 from modules_store import ArtifactStore
 
 ONNX_MEDIA_TYPE = "application/onnx"
+_UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def artifact_response(request: Request, artifacts: ArtifactStore, sha256: str, filename: str) -> Response:
@@ -15,7 +19,7 @@ def artifact_response(request: Request, artifacts: ArtifactStore, sha256: str, f
     if _matches(request.headers.get("if-none-match", ""), etag):
         return Response(status_code=304, headers=headers)
     data = artifacts.get_bytes(sha256)  # verified: a corrupted file raises, it is never served
-    headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    headers["Content-Disposition"] = content_disposition(filename)
     return Response(data, media_type=ONNX_MEDIA_TYPE, headers=headers)
 
 
@@ -23,3 +27,10 @@ def _matches(if_none_match: str, etag: str) -> bool:
     """RFC 9110 If-None-Match: `*`, or a list of entity tags compared weakly (a `W/` prefix is ignored)."""
     tags = [tag.strip() for tag in if_none_match.split(",")]
     return any(tag == "*" or tag.removeprefix("W/") == etag for tag in tags)
+
+
+def content_disposition(filename: str) -> str:
+    """An attachment header safe for any name (labels are the user's text): an ASCII `filename` with
+    everything else replaced, and the exact name percent-encoded in `filename*` (RFC 6266)."""
+    plain = _UNSAFE_IN_FILENAME.sub("_", filename)
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename, safe='')}"

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from modules_store import StoreError
 from service.errors import ErrorCode, HubError
+from service.serving.admission import RETRY_AFTER_S
 from service.validation_messages import describe_validation_errors
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ STATUS: dict[str, int] = {
     ErrorCode.ALREADY_EXISTS: 409,
     ErrorCode.CONFLICT: 409,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.OVERLOADED: 429,
     ErrorCode.CORRUPT_ARTIFACT: 500,  # our fault, but named: the file is refused, never served
     ErrorCode.INTERNAL: 500,
 }
@@ -42,13 +44,16 @@ HTTP_CODES = {
     405: ErrorCode.INVALID_ARGUMENT,
     409: ErrorCode.CONFLICT,
     413: ErrorCode.PAYLOAD_TOO_LARGE,
+    429: ErrorCode.OVERLOADED,
 }
+# Headers a status always carries: how to authenticate, when to come back.
+STATUS_HEADERS = {401: {"WWW-Authenticate": "Bearer"}, 429: {"Retry-After": str(RETRY_AFTER_S)}}
 
 
 def error_response(request: Request, status: int, code: str, message: str) -> JSONResponse:
+    headers = STATUS_HEADERS.get(status)
     if request.url.path.startswith("/v2"):
-        return JSONResponse({"error": message}, status_code=status)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
     return JSONResponse({"error": {"code": str(code), "message": message}}, status_code=status, headers=headers)
 
 

@@ -1,47 +1,65 @@
-"""Running a stored composition on a decoded batch: the step /v1 predict and /v2 infer share."""
+"""The predict endpoints' one step off the event loop: everything after the body is read.
+
+Each route reads its body on the event loop (that is only moving bytes), then makes one call in
+the thread pool that parses, checks, runs and encodes. A request thus costs one thread hand-off,
+and no decoding of a large body ever blocks other requests.
+"""
 
 from __future__ import annotations
 
-import numpy as np
-from fastapi import Request
+from typing import IO
 
-from modules_store import Composition
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from modules_store import composition_id
 from service.api.deps import Services
+from service.api.schemas import ComposePredictRequest
 from service.errors import ErrorCode, HubError
-from service.moda.spec import InputSpec
-from service.serving.inputs import decode_images, decode_tensor
+from service.jobs.composer import PRUNE
+from service.serving.inputs import decode_tensor, parse_json
 
 JSON = "application/json"
 MULTIPART = "multipart/form-data"
 
 
-def spec_of(composition: Composition) -> InputSpec:
-    return InputSpec.from_dict(composition.input_spec)
-
-
-def logits_of(services: Services, composition: Composition, batch: np.ndarray) -> np.ndarray:
-    return services.sessions.run(composition.onnx_sha256, batch)  # (N, K)
-
-
-async def decode_request_inputs(request: Request, services: Services, spec: InputSpec) -> np.ndarray:
-    """A JSON body `{"inputs": [...]}` or multipart image files (field `files`) -> (N, C, H, W)."""
+async def predict_body(request: Request, services: Services, composition_id: str) -> bytes:
+    """The /v1 predict response for a JSON body `{"inputs": [...]}` or image files in the field `files`."""
     content_type = request.headers.get("content-type", "")
-    limit = services.settings.max_batch
+    predictor = services.predictor
     if content_type.startswith(MULTIPART):
-        form = await request.form(max_files=limit)
-        files = [(f.filename or "upload", await f.read()) for f in form.getlist("files") if hasattr(f, "read")]
-        if not files:
-            raise HubError(ErrorCode.INVALID_ARGUMENT, "multipart predict requests carry images in the field 'files'")
-        return decode_images(files, spec, limit)
+        async with request.form(max_files=services.settings.max_batch) as form:
+            files = [(f.filename or "upload", f.file) for f in form.getlist("files") if hasattr(f, "file")]
+            if not files:
+                raise HubError(
+                    ErrorCode.INVALID_ARGUMENT, "multipart predict requests carry images in the field 'files'"
+                )
+            return await run_in_threadpool(_predict_files, services, composition_id, files)
     if content_type.startswith(JSON) or not content_type:
-        try:
-            body = await request.json()
-        except (ValueError, RecursionError) as error:  # RecursionError: nested deeper than json can parse
-            raise HubError(ErrorCode.INVALID_ARGUMENT, f"the body is not valid JSON: {error}") from error
-        if not isinstance(body, dict) or "inputs" not in body:
-            raise HubError(ErrorCode.INVALID_ARGUMENT, 'the JSON body must be {"inputs": [sample, ...]}')
-        return decode_tensor(body["inputs"], spec, limit)
+        return await run_in_threadpool(predictor.predict_json, composition_id, await request.body())
     raise HubError(
         ErrorCode.INVALID_ARGUMENT,
         f"unsupported content type {content_type!r}: send JSON or multipart images",
     )
+
+
+def _predict_files(services: Services, composition_id: str, files: list[tuple[str, IO[bytes]]]) -> bytes:
+    # Read here, not on the event loop: a large upload is spooled to disk.
+    return services.predictor.predict_images(composition_id, [(name, file.read()) for name, file in files])
+
+
+def predict_with_modules(services: Services, body: bytes) -> bytes:
+    """/v1/predict: compose the modules (or find their composition) and predict, in one call."""
+    document = parse_json(body)
+    try:
+        request = ComposePredictRequest.model_validate(document)
+    except ValidationError as error:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in error.errors()]) from None
+    served = services.predictor.compositions.cached(composition_id(request.modules, PRUNE))
+    if served is None:
+        composition, _ = services.composer.compose(request.modules)
+        served = services.predictor.compositions.remember(composition)
+    batch = decode_tensor(request.inputs, served.spec, services.settings.max_batch)
+    return services.predictor.predictions(served, batch)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modules_store import JobStatus
 
@@ -33,6 +34,9 @@ class _StateCollector(Collector):
         hits.add_metric(["miss"], cache.misses)
         yield hits
         yield GaugeMetricFamily("moda_session_cache_evictions", "Sessions evicted", value=cache.evictions)
+        admission = services.admission
+        yield GaugeMetricFamily("moda_inferences_in_flight", "Inferences running now", value=admission.in_flight)
+        yield CounterMetricFamily("moda_inferences_refused", "Inferences refused with 429", value=admission.refused)
 
 
 class Telemetry:
@@ -46,18 +50,35 @@ class Telemetry:
         )
         self.registry.register(_StateCollector(app))
 
-    async def middleware(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        except Exception:  # it becomes a 500 outside this middleware (ServerErrorMiddleware): count it
-            self._record(request, started, 500)
-            raise
-        self._record(request, started, response.status_code)
-        return response
-
-    def _record(self, request: Request, started: float, status: int) -> None:
-        route = request.scope.get("route")
+    def record(self, method: str, scope: Scope, started: float, status: int) -> None:
+        route = scope.get("route")
         path = getattr(route, "path", "unmatched")  # the template, not the id: bounded label values
-        self.latency.labels(request.method, path).observe(time.perf_counter() - started)
-        self.requests.labels(request.method, path, str(status)).inc()
+        self.latency.labels(method, path).observe(time.perf_counter() - started)
+        self.requests.labels(method, path, str(status)).inc()
+
+
+class TelemetryMiddleware:
+    """Pure ASGI, not BaseHTTPMiddleware: that one re-streams every request and response through a
+    task and memory streams, a cost paid by every prediction."""
+
+    def __init__(self, app: ASGIApp, telemetry: Telemetry) -> None:
+        self.app = app
+        self.telemetry = telemetry
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # what ServerErrorMiddleware outside answers when the app raises
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            self.telemetry.record(scope["method"], scope, started, status)

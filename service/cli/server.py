@@ -8,16 +8,16 @@ from service.config import get_settings
 
 
 def serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from service.api.app import create_app
+    from service.api.serve import api_processes
+    from service.api.serve import serve as run_server
 
     settings = get_settings().model_copy(update={"host": args.host, "port": args.port})
     print(
-        f"MODA Hub on http://{args.host}:{args.port}  (API docs: http://{args.host}:{args.port}/docs)",
+        f"MODA Hub on http://{args.host}:{args.port}  (API docs: http://{args.host}:{args.port}/docs, "
+        f"{api_processes(settings)} API processes)",
         flush=True,
     )
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    run_server(settings)
     return 0
 
 

@@ -94,8 +94,9 @@ class Part:
     """One source network of a composition and the outputs taken from it."""
 
     model: Model
-    net: nn.Module
-    size: int  # parameters it contributes (pruned part or full model)
+    net: nn.Module  # what is served: the pruned part padded to the channel alignment, or the full model
+    size: int  # parameters of the neurons it keeps (pruned part or full model), padding excluded
+    macs: int  # multiply-accumulates of those neurons, per sample
     full_size: int  # parameters of its source model
     full_macs: int  # multiply-accumulates of its source model, per sample
 
@@ -187,12 +188,13 @@ class Composer(Planner):
     def pruned_part(self, model: Model, modules: Sequence[Module]) -> Part:
         net = _network(self.artifacts, model.weights_sha256)
         plan = keep_plan(net, [_mask(self.artifacts, m.mask_sha256) for m in modules])
-        part = compose(net, plan)
-        return Part(model, part, param_count(part), param_count(net), _macs(net))
+        served = compose(net, plan, align=self.settings.channel_align)
+        kept = compose(net, plan) if self.settings.channel_align > 1 else served  # what MODA's figures count
+        return Part(model, served, param_count(kept), _macs(kept), param_count(net), _macs(net))
 
     def full_part(self, model: Model) -> Part:
         net = _network(self.artifacts, model.weights_sha256)
-        return Part(model, net, param_count(net), param_count(net), _macs(net))
+        return Part(model, net, param_count(net), _macs(net), param_count(net), _macs(net))
 
     def combine(self, modules: Sequence[Module], models: dict[str, Model]) -> Built:
         """Each model's pruned part run once, outputs in (model, class) order."""
@@ -225,6 +227,7 @@ class Composer(Planner):
         if test_data is not None and len(test_data[1]):
             accuracy_pct = accuracy(predict_logits(built.net, test_data[0]), test_data[1])
         params = sum(p.size for p in built.parts)
+        served_params = sum(p.numel() for p in built.net.parameters())
         return self.store.create_composition(
             composition_id=cid,
             strategy=strategy,
@@ -234,11 +237,15 @@ class Composer(Planner):
             onnx_sha256=self.artifacts.put_bytes(onnx.data),
             params=params,
             size_ratio=params / sum(p.full_size for p in built.parts),
-            macs=_macs(built.net),
+            macs=sum(p.macs for p in built.parts),
             accuracy=accuracy_pct,
             metrics={
                 "source_params": sum(p.full_size for p in built.parts),
                 "source_macs": sum(p.full_macs for p in built.parts),
+                # What runs: the kept neurons plus the zero channels padding each width to the alignment.
+                "channel_align": self.settings.channel_align,
+                "served_params": served_params,
+                "served_macs": _macs(built.net),
                 "onnx_max_abs_diff": onnx.max_abs_diff,
                 **(metrics or {}),
             },

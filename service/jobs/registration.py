@@ -79,8 +79,10 @@ def prepare_modules(
         ctx.check_cancelled()
         c = mask.class_index
         ctx.report(stage="modularizing", module=c + 1, modules=len(masks), tau=tau)
-        module_net = compose(net, keep_plan(net, [mask]))
-        onnx = export_onnx(module_net, [labels[c]], [c])
+        plan = keep_plan(net, [mask])
+        module_net = compose(net, plan)
+        served = compose(net, plan, align=ctx.settings.channel_align)
+        onnx = export_onnx(served, [labels[c]], [c])
         prepared.append(
             NewModule(
                 model_id=PENDING,
@@ -94,6 +96,8 @@ def prepare_modules(
                 empty_mask_fallback=mask.used_fallback,
                 metrics={
                     "macs": count_macs(module_net, data.x_test[:1]),
+                    "served_params": param_count(served),
+                    "served_macs": count_macs(served, data.x_test[:1]),
                     "fallback_layers": mask.fallback_layers,
                     "kept_neurons": mask.kept_fraction(),
                 },

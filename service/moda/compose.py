@@ -10,6 +10,12 @@ smaller widths.
 
 Exact property: the composed logits equal the original logits of K when every neuron a layer does
 not keep is forced to 0 (`Tap(keep=plan.layer_keep(model))`).
+
+Hardware alignment: pruned widths such as 31 or 957 channels fall off the blocked (NCHWc) kernels
+of ONNX Runtime and oneDNN, which then run plain fallbacks plus layout reorders, slower than the
+full model. `compose(..., align=16)` pads every space up to a multiple of 16 (never beyond the
+model's own width) with channels whose weights are zero on both sides: they output 0 and nothing
+reads them, so the logits are unchanged.
 """
 
 from __future__ import annotations
@@ -122,20 +128,47 @@ def _fold_depthwise_ties(model: ModularNet, plan: KeepPlan, state: dict[str, tor
         state[f"{tie.next_bn}.running_mean"] -= (weight[rows] @ constants).detach()
 
 
-def compose(model: ModularNet, plan: KeepPlan) -> ModularNet:
-    """The smaller network (eval mode, on the model's device) computing the kept classes' logits."""
+def aligned_width(width: int, full: int, align: int) -> int:
+    """`width` rounded up to a multiple of `align`, but never wider than the model's own `full` width."""
+    return min(-(-width // align) * align, full)
+
+
+def _padded(state: dict[str, torch.Tensor], template: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """`state` embedded at the start of every dimension of `template`'s wider tensors, zeros elsewhere.
+
+    Padding channels come after the kept ones in every space (a flattened conv dimension included:
+    channel k owns indices k·repeat .. k·repeat+repeat−1), so each real tensor is a leading block.
+    Zero weights and biases on both sides make a padding channel output 0 and be read by nothing;
+    a BatchNorm's running variance is 1 there so that its (zero) scale is well defined.
+    """
+    padded = {}
+    for name, wide in template.items():
+        real = state[name]
+        block = torch.ones_like(wide) if name.endswith("running_var") else torch.zeros_like(wide)
+        block[tuple(slice(0, extent) for extent in real.shape)] = real
+        padded[name] = block
+    return padded
+
+
+def compose(model: ModularNet, plan: KeepPlan, align: int = 1) -> ModularNet:
+    """The smaller network (eval mode, on the model's device) computing the kept classes' logits.
+
+    `align` > 1 pads every neuron space to a multiple of it (see the module docstring)."""
     source = config_of(model)
     full = model.default_widths()
+    widths = {s: aligned_width(w, full[s], align) for s, w in plan.widths().items()}
     config = ArchConfig(
         arch=source.arch,
         input_spec=source.input_spec,
         num_classes=len(plan.classes),
-        widths={s: w for s, w in plan.widths().items() if w != full[s]},
+        widths={s: w for s, w in widths.items() if w != full[s]},
     )
     composed = build_model(config)
     state = sliced_state_dict(model, plan)
     with torch.no_grad():
         _fold_depthwise_ties(model, plan, state)
+    if widths != plan.widths():
+        state = _padded(state, composed.state_dict())
     composed.load_state_dict(state, strict=True)
     device = next(model.parameters()).device
     return composed.to(device).eval()

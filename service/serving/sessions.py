@@ -29,6 +29,19 @@ OUTPUT_NAME = "logits"
 DEFAULT_INTRA_OP_THREADS = 1
 
 
+PROVIDERS = ["CPUExecutionProvider"]
+
+
+def session_options(intra_op_num_threads: int = DEFAULT_INTRA_OP_THREADS) -> ort.SessionOptions:
+    """The options every served session is created with (benchmarks compare against the same)."""
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # ORT warns on every load about things that are not problems here
+    options.intra_op_num_threads = intra_op_num_threads
+    options.inter_op_num_threads = 1  # these graphs are chains: no independent branches to overlap
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return options
+
+
 class SessionCache:
     """Sessions for artifacts, created on first use, least recently used evicted beyond `capacity`.
 
@@ -117,18 +130,11 @@ class SessionCache:
             ) from exc
         return logits
 
-    def _options(self) -> ort.SessionOptions:
-        options = ort.SessionOptions()
-        options.log_severity_level = 3  # ORT warns on every load about things that are not problems here
-        options.intra_op_num_threads = self._intra_op_num_threads
-        options.inter_op_num_threads = 1  # these graphs are chains: no independent branches to overlap
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        return options
-
     def _load(self, sha256: str) -> ort.InferenceSession:
         path = self._open_path(sha256)
         try:
-            session = ort.InferenceSession(str(path), self._options(), providers=["CPUExecutionProvider"])
+            options = session_options(self._intra_op_num_threads)
+            session = ort.InferenceSession(str(path), options, providers=PROVIDERS)
         except (
             Exception
         ) as exc:  # a verified file that is not a loadable graph: a bug upstream, not the caller

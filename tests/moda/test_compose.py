@@ -47,6 +47,42 @@ def test_composed_logits_equal_original_with_pruned_neurons_forced_to_zero(
         assert param_count(composed) < param_count(model)  # physically smaller
 
 
+@pytest.mark.parametrize(("arch", "shape_name"), CASES)
+def test_aligned_composition_is_exact_and_only_pads_up_to_the_block(arch: str, shape_name: str) -> None:
+    shape = SHAPES[shape_name]
+    model = random_model(arch, shape)
+    masks = masks_of(model, shape)
+    x = random_pixels(16, shape, seed=9)
+    full = model.default_widths()
+    for classes in [(2,), (0, 5), (7, 3, 4)]:
+        plan = keep_plan(model, [masks[c] for c in classes])
+        aligned = compose(model, plan, align=16)
+        with torch.no_grad():
+            reference = model(x, Tap(record=False, keep=plan.layer_keep(model)))[:, sorted(classes)]
+            torch.testing.assert_close(aligned(x), reference, atol=1e-4, rtol=0)
+        for space, kept in plan.widths().items():
+            width = aligned.widths[space]
+            assert kept <= width <= full[space]
+            assert width % 16 == 0 or width == full[space], (space, kept, width)
+            assert width - kept < 16
+        assert param_count(model, plan) <= param_count(aligned) <= param_count(model)
+
+
+def test_alignment_pads_a_pruned_width_with_channels_that_output_zero() -> None:
+    model = random_model("mlp", SHAPES["digits"])
+    layers = [torch.zeros(w, dtype=torch.bool) for w in model.layer_widths()]
+    for layer in layers:
+        layer[:5] = True
+    plan = keep_plan(model, [ClassMask(1, layers, [])])
+    aligned = compose(model, plan, align=16)
+    assert set(aligned.widths.values()) == {16}
+    tap = Tap()
+    with torch.no_grad():
+        aligned(random_pixels(4, SHAPES["digits"]), tap)
+    for activation in tap.activations:  # (N, 16): the 11 padding units are exactly 0
+        assert activation[:, 5:].abs().max() == 0
+
+
 @pytest.mark.parametrize("arch", list(ARCHITECTURES))
 def test_keeping_every_neuron_reproduces_the_model(arch: str) -> None:
     model = random_model(arch, SHAPES["digits"])

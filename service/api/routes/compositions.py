@@ -21,7 +21,7 @@ from service.api.deps import (
     StoreDep,
 )
 from service.api.downloads import artifact_response
-from service.api.inference import decode_request_inputs, logits_of, spec_of
+from service.api.inference import JSON, predict_body, predict_with_modules
 from service.api.schemas import (
     ComposePredictRequest,
     CompositionCreate,
@@ -36,8 +36,6 @@ from service.errors import ErrorCode, HubError
 from service.jobs.composer import CALIBRATED, Composer
 from service.jobs.params import CalibrateParams
 from service.jobs.submit import job_in_flight, submit_job
-from service.serving.inputs import decode_tensor
-from service.serving.predictions import to_predictions
 
 router = APIRouter(tags=["compositions"])
 
@@ -147,18 +145,25 @@ def download_composition(composition_id: str, request: Request, store: StoreDep,
 
 
 @router.post("/v1/compositions/{composition_id}/predict", response_model=PredictResponse, openapi_extra=PREDICT_BODY)
-async def predict(composition_id: str, request: Request, services: ServicesDep) -> dict:
+async def predict(composition_id: str, request: Request, services: ServicesDep) -> Response:
     """Classify a batch: JSON `{"inputs": [...]}` of raw pixels, or image files in the field `files`."""
-    composition = await run_in_threadpool(services.store.get_composition, composition_id)
-    batch = await decode_request_inputs(request, services, spec_of(composition))
-    logits = await run_in_threadpool(logits_of, services, composition, batch)
-    return {"composition_id": composition.id, "predictions": to_predictions(logits, composition.classes)}
+    with services.admission.slot():
+        return Response(await predict_body(request, services, composition_id), media_type=JSON)
 
 
-@router.post("/v1/predict", response_model=PredictResponse, dependencies=[Authorized])
-def compose_and_predict(body: ComposePredictRequest, services: ServicesDep) -> dict:
+@router.post(
+    "/v1/predict",
+    response_model=PredictResponse,
+    dependencies=[Authorized],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": ComposePredictRequest.model_json_schema()}},
+        }
+    },
+)
+async def compose_and_predict(request: Request, services: ServicesDep) -> Response:
     """Compose the modules (cached by their ids) and classify `inputs` in one call."""
-    composition, _ = services.composer.compose(body.modules)
-    batch = decode_tensor(body.inputs, spec_of(composition), services.settings.max_batch)
-    logits = logits_of(services, composition, batch)
-    return {"composition_id": composition.id, "predictions": to_predictions(logits, composition.classes)}
+    with services.admission.slot():
+        body = await request.body()
+        return Response(await run_in_threadpool(predict_with_modules, services, body), media_type=JSON)

@@ -12,7 +12,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-def healthz() -> dict:
+async def healthz() -> dict:  # on the event loop: it answers while every worker thread is busy
     return {"status": "ok"}
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 
 from service.api.deps import ArtifactsDep, Authorized, ExecutorDep, Offset, SettingsDep, StoreDep
+from service.api.downloads import artifact_response
 from service.api.schemas import JobPublic, ModelPublic, ModulePublic, PagePublic, page_of
 from service.errors import ErrorCode, HubError
 from service.jobs.ingest import load_uploaded
@@ -32,6 +33,18 @@ def list_models(
 @router.get("/{model_id}", response_model=ModelPublic)
 def get_model(model_id: str, store: StoreDep) -> ModelPublic:
     return ModelPublic.of(store.get_model(model_id))
+
+
+@router.get(
+    "/{model_id}/onnx", response_class=Response, responses={200: {"content": {"application/onnx": {}}}}
+)
+def download_model(model_id: str, request: Request, store: StoreDep, artifacts: ArtifactsDep) -> Response:
+    """The whole model as ONNX (raw pixels in, every class's logit out), as its modules are served."""
+    model = store.get_model(model_id)
+    sha256 = model.metrics.get("onnx_sha256")
+    if not isinstance(sha256, str):
+        raise HubError(ErrorCode.NOT_FOUND, f"model {model_id} has no ONNX file on record")
+    return artifact_response(request, artifacts, sha256, f"model-{model.name}-v{model.version}.onnx")
 
 
 @router.get("/{model_id}/modules", response_model=PagePublic[ModulePublic])

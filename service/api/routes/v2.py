@@ -11,21 +11,13 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from service.api.app_info import NAME, VERSION
-from service.api.deps import ServicesDep
-from service.api.inference import logits_of, spec_of
+from service.api.deps import Services, ServicesDep
 from service.api.routes.health import readiness
 from service.errors import ErrorCode, HubError
-from service.serving.v2 import (
-    HEADER_LENGTH,
-    compute_outputs,
-    encode_infer_response,
-    model_metadata,
-    parse_header_length,
-    parse_infer_request,
-)
+from service.serving.predictor import MODEL_VERSION
+from service.serving.v2 import HEADER_LENGTH, model_metadata, parse_header_length
 from service.serving.v2_models import InferRequestBody, InferResponseBody, ModelMetadata, V2Error
 
-MODEL_VERSION = "1"  # a composition never changes: its id is its content
 ERRORS = {400: {"model": V2Error}, 404: {"model": V2Error}}
 
 router = APIRouter(prefix="/v2", tags=["open inference protocol (v2)"], responses=ERRORS)
@@ -46,7 +38,7 @@ def server_metadata() -> dict:
 
 
 @router.get("/health/live")
-def live() -> dict:
+async def live() -> dict:
     return {"live": True}
 
 
@@ -59,15 +51,15 @@ def ready(services: ServicesDep) -> JSONResponse:
 @router.get("/models/{name}", response_model=ModelMetadata)
 @router.get("/models/{name}/versions/{version}", response_model=ModelMetadata, include_in_schema=False)
 def metadata(name: str, services: ServicesDep, version: str = MODEL_VERSION) -> dict:
-    composition = services.store.get_composition(name)
+    served = services.predictor.compositions.get(name)
     _check_version(name, version)
-    return model_metadata(composition.id, MODEL_VERSION, spec_of(composition), len(composition.classes))
+    return model_metadata(served.id, MODEL_VERSION, served.spec, len(served.composition.classes))
 
 
 @router.get("/models/{name}/ready")
 @router.get("/models/{name}/versions/{version}/ready", include_in_schema=False)
 def model_ready(name: str, services: ServicesDep, version: str = MODEL_VERSION) -> dict:
-    services.store.get_composition(name)  # 404 for an unknown model
+    services.predictor.compositions.get(name)  # 404 for an unknown model
     _check_version(name, version)
     return {"name": name, "ready": True}
 
@@ -86,16 +78,15 @@ async def infer(
     header_length: str | None = Header(default=None, alias=HEADER_LENGTH),
 ) -> Response:
     """Input `input` FP32 (N, C, H, W) or (N, C·H·W) raw pixels; outputs `logits`, `probabilities`."""
-    composition = await run_in_threadpool(services.store.get_composition, name)
+    with services.admission.slot():
+        body = await request.body()
+        payload, headers = await run_in_threadpool(_infer, services, name, version, body, header_length)
+    return Response(payload, headers=headers, media_type=headers.get("Content-Type"))
+
+
+def _infer(
+    services: Services, name: str, version: str, body: bytes, header_length: str | None
+) -> tuple[bytes, dict[str, str]]:
+    served = services.predictor.compositions.get(name)
     _check_version(name, version)
-    parsed = parse_infer_request(await request.body(), parse_header_length(header_length))
-    batch = parsed.batch(spec_of(composition), services.settings.max_batch)
-    logits = await run_in_threadpool(logits_of, services, composition, batch)
-    body, headers = encode_infer_response(
-        composition.id,
-        MODEL_VERSION,
-        parsed.id,
-        compute_outputs(logits, parsed.outputs),
-        parsed.binary_outputs,
-    )
-    return Response(body, headers=headers, media_type=headers.get("Content-Type"))
+    return services.predictor.infer(served, body, parse_header_length(header_length))

@@ -1,0 +1,112 @@
+"""Predictions of stored compositions, on the request path: no SQL, one call, bytes in and out.
+
+A composition never changes (its id is its content), so its metadata is read from the registry
+once per process and kept; its ONNX Runtime session is kept by the SessionCache. Each method here
+is the whole work of one request after its body is read: parse, check, run, encode. The API calls
+it once, in one worker thread, so the event loop only moves bytes and nothing decodes on it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import orjson
+
+from modules_store import Composition
+from service.moda.spec import InputSpec
+from service.serving.inputs import check_value_count, decode_images, decode_json_body
+from service.serving.predictions import to_predictions
+from service.serving.sessions import SessionCache
+from service.serving.v2 import compute_outputs, encode_infer_response, parse_infer_request
+
+MODEL_VERSION = "1"  # a composition is its own only version: its id is its content
+
+
+@dataclass(frozen=True)
+class Served:
+    """What serving needs of a composition, decoded once."""
+
+    composition: Composition
+    spec: InputSpec
+
+    @property
+    def id(self) -> str:
+        return self.composition.id
+
+
+class CompositionCache:
+    """Compositions by id, read through `lookup` on a miss; the least recently used beyond `capacity` go.
+
+    Misses are not remembered: a composition made later by another process is found on its next ask.
+    """
+
+    def __init__(self, lookup: Callable[[str], Composition], capacity: int) -> None:
+        self._lookup = lookup
+        self.capacity = capacity
+        self._lock = threading.Lock()
+        self._items: OrderedDict[str, Served] = OrderedDict()
+
+    def get(self, composition_id: str) -> Served:
+        """The composition `composition_id`; the lookup's NotFound when there is none."""
+        with self._lock:
+            served = self._items.get(composition_id)
+            if served is not None:
+                self._items.move_to_end(composition_id)
+                return served
+        return self.remember(self._lookup(composition_id))
+
+    def cached(self, composition_id: str) -> Served | None:
+        with self._lock:
+            return self._items.get(composition_id)
+
+    def remember(self, composition: Composition) -> Served:
+        served = Served(composition, InputSpec.from_dict(composition.input_spec))
+        with self._lock:
+            self._items[composition.id] = served
+            self._items.move_to_end(composition.id)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+        return served
+
+    def forget(self, composition_id: str) -> None:
+        with self._lock:
+            self._items.pop(composition_id, None)
+
+
+class Predictor:
+    def __init__(self, compositions: CompositionCache, sessions: SessionCache, max_batch: int) -> None:
+        self.compositions = compositions
+        self.sessions = sessions
+        self.max_batch = max_batch
+
+    def logits(self, served: Served, batch: np.ndarray) -> np.ndarray:
+        return self.sessions.run(served.composition.onnx_sha256, batch)  # (N, K)
+
+    def predictions(self, served: Served, batch: np.ndarray) -> bytes:
+        """The /v1 response body for the float32 batch (N, C, H, W)."""
+        predictions = to_predictions(self.logits(served, batch), served.composition.classes)
+        return orjson.dumps({"composition_id": served.id, "predictions": predictions})
+
+    def predict_json(self, composition_id: str, body: bytes) -> bytes:
+        """/v1 predict on a JSON body `{"inputs": [...]}`."""
+        served = self.compositions.get(composition_id)
+        return self.predictions(served, decode_json_body(body, served.spec, self.max_batch))
+
+    def predict_images(self, composition_id: str, files: Sequence[tuple[str, bytes]]) -> bytes:
+        """/v1 predict on image files, (filename, bytes) each."""
+        served = self.compositions.get(composition_id)
+        return self.predictions(served, decode_images(files, served.spec, self.max_batch))
+
+    def infer(self, served: Served, body: bytes, header_length: int | None) -> tuple[bytes, dict[str, str]]:
+        """A V2 inference request (JSON, or JSON and binary tensors) -> (response body, headers)."""
+        check_value_count(
+            body if header_length is None else memoryview(body)[:header_length], served.spec, self.max_batch
+        )
+        request = parse_infer_request(body, header_length)
+        logits = self.logits(served, request.batch(served.spec, self.max_batch))
+        outputs = compute_outputs(logits, request.outputs)
+        return encode_infer_response(served.id, MODEL_VERSION, request.id, outputs, request.binary_outputs)
