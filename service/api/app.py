@@ -10,6 +10,8 @@ from fastapi import FastAPI
 
 from modules_store import open_artifact_store, open_store
 from service.api.app_info import VERSION
+from service.api.data_plane import DataPlane
+from service.api.data_plane_docs import documented
 from service.api.deps import Services
 from service.api.errors import install_error_handlers
 from service.api.guards import ApiKeyGate, BodySizeLimit, protected_routes
@@ -22,6 +24,7 @@ from service.jobs.reaper import Reaper
 from service.serving.admission import Admission
 from service.serving.predictor import CompositionCache, Predictor
 from service.serving.sessions import SessionCache
+from service.serving.threads import InferenceThreads
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,7 @@ def open_services(settings: Settings) -> Services:
         sessions=sessions,
         predictor=Predictor(compositions, sessions, settings.max_batch),
         admission=Admission(settings.max_inflight),
+        inference=InferenceThreads(settings.inference_threads),
     )
 
 
@@ -78,6 +82,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
         finally:
             if jobs is not None:
                 jobs.stop()
+            services.inference.close()
             services.store.close()
 
     app = FastAPI(
@@ -95,7 +100,10 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
     # Added last, so they run first: before telemetry, and before any route reads the body.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes, max_mb=settings.max_upload_mb)
     routers = (jobs.router, models.router, modules.router, compositions.router, v2.router, health.router)
-    app.add_middleware(ApiKeyGate, protected=protected_routes(routers), api_key=settings.api_key)  # outermost
+    app.add_middleware(ApiKeyGate, protected=protected_routes(routers), api_key=settings.api_key)
+    # Outermost: inference requests are answered before any of FastAPI's per-request machinery.
+    app.add_middleware(DataPlane, fastapi=app, telemetry=telemetry)
+    app.openapi = lambda: documented(app)  # type: ignore[method-assign]
 
     for router in routers:
         app.include_router(router)

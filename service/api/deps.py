@@ -16,6 +16,7 @@ from service.jobs.executor import Executor
 from service.serving.admission import Admission
 from service.serving.predictor import Predictor
 from service.serving.sessions import SessionCache
+from service.serving.threads import InferenceThreads
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Services:
     sessions: SessionCache
     predictor: Predictor
     admission: Admission
+    inference: InferenceThreads
 
 
 def services_of(request: Request) -> Services:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -86,7 +88,9 @@ def _validation(request: Request, error: RequestValidationError) -> JSONResponse
 
 def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
     code = HTTP_CODES.get(error.status_code, ErrorCode.INVALID_ARGUMENT)
-    return error_response(request, error.status_code, code, str(error.detail))
+    response = error_response(request, error.status_code, code, str(error.detail))
+    response.headers.update(error.headers or {})  # e.g. Allow on a 405
+    return response
 
 
 def _unexpected(request: Request, error: Exception) -> JSONResponse:
@@ -96,9 +100,20 @@ def _unexpected(request: Request, error: Exception) -> JSONResponse:
     return error_response(request, 500, ErrorCode.INTERNAL, f"internal error: {type(error).__name__}")
 
 
+HANDLERS: list[tuple[type[Exception], Callable[[Request, Any], JSONResponse]]] = [
+    (HubError, coded_response),
+    (StoreError, coded_response),
+    (RequestValidationError, _validation),
+    (StarletteHTTPException, _http),
+    (Exception, _unexpected),
+]
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(HubError, coded_response)
-    app.add_exception_handler(StoreError, coded_response)
-    app.add_exception_handler(RequestValidationError, _validation)
-    app.add_exception_handler(StarletteHTTPException, _http)
-    app.add_exception_handler(Exception, _unexpected)
+    for kind, handler in HANDLERS:
+        app.add_exception_handler(kind, handler)
+
+
+def response_for(request: Request, error: Exception) -> JSONResponse:
+    """The answer FastAPI's handlers give to `error`, for code that runs outside FastAPI."""
+    return next(handler(request, error) for kind, handler in HANDLERS if isinstance(error, kind))

@@ -109,5 +109,8 @@ class BodySizeLimit:
             await self._refuse(request, what, receive, send)
 
     async def _refuse(self, request: Request, what: str, receive: Receive, send: Send) -> None:
-        error = HubError(ErrorCode.PAYLOAD_TOO_LARGE, f"{what} exceeds MODA_MAX_UPLOAD_MB={self.max_mb:g}")
-        await coded_response(request, error)(request.scope, receive, send)
+        await coded_response(request, too_large(what, self.max_mb))(request.scope, receive, send)
+
+
+def too_large(what: str, max_mb: float) -> HubError:
+    return HubError(ErrorCode.PAYLOAD_TOO_LARGE, f"{what} exceeds MODA_MAX_UPLOAD_MB={max_mb:g}")

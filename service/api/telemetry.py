@@ -50,11 +50,10 @@ class Telemetry:
         )
         self.registry.register(_StateCollector(app))
 
-    def record(self, method: str, scope: Scope, started: float, status: int) -> None:
-        route = scope.get("route")
-        path = getattr(route, "path", "unmatched")  # the template, not the id: bounded label values
-        self.latency.labels(method, path).observe(time.perf_counter() - started)
-        self.requests.labels(method, path, str(status)).inc()
+    def observe(self, method: str, route: str, started: float, status: int) -> None:
+        """One answered request; `route` is its path template, not the path: bounded label values."""
+        self.latency.labels(method, route).observe(time.perf_counter() - started)
+        self.requests.labels(method, route, str(status)).inc()
 
 
 class TelemetryMiddleware:
@@ -81,4 +80,5 @@ class TelemetryMiddleware:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            self.telemetry.record(scope["method"], scope, started, status)
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.telemetry.observe(scope["method"], route, started, status)

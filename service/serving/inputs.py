@@ -15,6 +15,7 @@ answers silently. The range check below turns that mistake into an error that sa
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import math
 import numbers
@@ -76,6 +77,9 @@ def _validate_batch(batch: np.ndarray, spec: InputSpec, max_batch: int) -> np.nd
     if batch.shape[1:] not in _sample_shapes(spec):
         raise _invalid(f"sample 0 has shape {batch.shape[1:]}; each sample must be shaped {_layouts(spec)}")
     flat = batch.reshape(n, -1)  # (N, C·H·W)
+    # One pass each for the whole batch decides the common case; NaN makes both comparisons False.
+    if flat.min() >= 0 and flat.max() <= spec.pixel_max:
+        return np.ascontiguousarray(flat.reshape(n, *spec.shape), dtype=np.float32)
     finite = np.isfinite(flat).all(axis=1)
     if not finite.all():
         first = int(np.argmin(finite))
@@ -190,13 +194,28 @@ def decode_json_body(body: bytes, spec: InputSpec, max_batch: int) -> np.ndarray
         raise _invalid('the JSON body must be {"inputs": [sample, ...]}')
     inputs = document["inputs"]
     if isinstance(inputs, list) and body.translate(None, _NUMERIC_JSON) == _INPUTS_ONLY:
-        try:
-            array = np.array(inputs, dtype=np.float64)
-        except (ValueError, OverflowError):
-            pass  # ragged: decode_tensor says which sample
-        else:
+        array = _numeric_array(inputs)
+        if array is not None:
             return decode_tensor(array, spec, max_batch)
     return decode_tensor(inputs, spec, max_batch)
+
+
+def _numeric_array(rows: list[Any]) -> np.ndarray | None:
+    """Nested lists known to hold only numbers -> float64 array, or None when ragged.
+
+    Rows of equal length (the flat layout) go through one C loop (fromiter), twice as fast as
+    np.array's shape discovery, which the nested layouts take."""
+    width = len(rows[0]) if rows and type(rows[0]) is list else 0
+    if width and all(type(row) is list and len(row) == width for row in rows):
+        try:
+            flat = np.fromiter(itertools.chain.from_iterable(rows), np.float64, count=len(rows) * width)
+            return flat.reshape(len(rows), width)
+        except (TypeError, OverflowError):
+            pass  # rows of lists (a nested layout), or an integer beyond float64: np.array sorts them out
+    try:
+        return np.array(rows, dtype=np.float64)
+    except (ValueError, OverflowError):
+        return None  # ragged: decode_tensor says which sample
 
 
 def decode_flat(

@@ -17,6 +17,7 @@ import numpy as np
 import orjson
 
 from modules_store import Composition
+from service.errors import ErrorCode, HubError
 from service.moda.spec import InputSpec
 from service.serving.inputs import check_value_count, decode_images, decode_json_body
 from service.serving.predictions import to_predictions
@@ -24,6 +25,14 @@ from service.serving.sessions import SessionCache
 from service.serving.v2 import compute_outputs, encode_infer_response, parse_infer_request
 
 MODEL_VERSION = "1"  # a composition is its own only version: its id is its content
+
+
+def check_version(name: str, version: str) -> None:
+    """A composition has exactly one version; asking for another is asking for a model that is not here."""
+    if version != MODEL_VERSION:
+        raise HubError(
+            ErrorCode.NOT_FOUND, f"model {name!r} has no version {version!r}; its only version is {MODEL_VERSION!r}"
+        )
 
 
 @dataclass(frozen=True)

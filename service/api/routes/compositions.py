@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from modules_store import Job, Model, composition_id
 from service.api.deps import (
@@ -16,20 +15,15 @@ from service.api.deps import (
     ComposerDep,
     ExecutorDep,
     Offset,
-    ServicesDep,
     SettingsDep,
     StoreDep,
 )
 from service.api.downloads import artifact_response
-from service.api.inference import JSON, predict_body, predict_with_modules
 from service.api.schemas import (
-    ComposePredictRequest,
     CompositionCreate,
     CompositionPublic,
     JobPublic,
     PagePublic,
-    PredictRequest,
-    PredictResponse,
     page_of,
 )
 from service.errors import ErrorCode, HubError
@@ -38,23 +32,6 @@ from service.jobs.params import CalibrateParams
 from service.jobs.submit import job_in_flight, submit_job
 
 router = APIRouter(tags=["compositions"])
-
-PREDICT_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": PredictRequest.model_json_schema()},
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}},
-                    "required": ["files"],
-                }
-            },
-        },
-    }
-}
-
 
 @router.post(
     "/v1/compositions",
@@ -142,28 +119,3 @@ def get_composition(composition_id: str, store: StoreDep) -> CompositionPublic:
 def download_composition(composition_id: str, request: Request, store: StoreDep, artifacts: ArtifactsDep) -> Response:
     composition = store.get_composition(composition_id)
     return artifact_response(request, artifacts, composition.onnx_sha256, f"composition-{composition.id}.onnx")
-
-
-@router.post("/v1/compositions/{composition_id}/predict", response_model=PredictResponse, openapi_extra=PREDICT_BODY)
-async def predict(composition_id: str, request: Request, services: ServicesDep) -> Response:
-    """Classify a batch: JSON `{"inputs": [...]}` of raw pixels, or image files in the field `files`."""
-    with services.admission.slot():
-        return Response(await predict_body(request, services, composition_id), media_type=JSON)
-
-
-@router.post(
-    "/v1/predict",
-    response_model=PredictResponse,
-    dependencies=[Authorized],
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": ComposePredictRequest.model_json_schema()}},
-        }
-    },
-)
-async def compose_and_predict(request: Request, services: ServicesDep) -> Response:
-    """Compose the modules (cached by their ids) and classify `inputs` in one call."""
-    with services.admission.slot():
-        body = await request.body()
-        return Response(await run_in_threadpool(predict_with_modules, services, body), media_type=JSON)
