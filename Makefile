@@ -3,14 +3,18 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# PyTorch's CPU wheels: from PyPI alone, `pip install torch` on Linux resolves the multi-GB CUDA
+# build. For a CUDA machine: make run TORCH_INDEX=https://download.pytorch.org/whl/cu126
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
 .PHONY: run test lint bench-fast install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
-	# torch first and pinned: an unpinned resolve can pull a multi-GB CUDA build.
-	$(PY) -m pip install torch==2.13.0
+	# torch first and pinned, with its CPU index beside PyPI (its +cpu build wins the resolve; where
+	# that index is unreachable, pip warns and takes a wheel it can reach, e.g. a local one).
+	$(PY) -m pip install --extra-index-url $(TORCH_INDEX) torch==2.13.0
 	$(PY) -m pip install -e '.[dev]'
 	touch $(STAMP)
 

@@ -31,14 +31,27 @@ def _parse_head(head: bytes) -> tuple[int, int]:
 
 
 class Connection:
-    """A blocking keep-alive connection, for latency measured one request at a time."""
+    """A blocking keep-alive connection, for latency measured one request at a time. Servers close
+    idle keep-alive connections (uvicorn after 5 s): a request that finds it closed opens another."""
 
     def __init__(self, host: str, port: int) -> None:
-        self.sock = socket.create_connection((host, port))
+        self.address = (host, port)
+        self._connect()
+
+    def _connect(self) -> None:
+        self.sock = socket.create_connection(self.address)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buffer = b""
 
     def send(self, request: bytes) -> tuple[int, bytes]:
+        try:
+            return self._exchange(request)
+        except (ConnectionError, BrokenPipeError):
+            self.sock.close()
+            self._connect()
+            return self._exchange(request)
+
+    def _exchange(self, request: bytes) -> tuple[int, bytes]:
         self.sock.sendall(request)
         while b"\r\n\r\n" not in self.buffer:
             self.buffer += self._recv()

@@ -72,7 +72,7 @@ class LiveServer:
         self.stop()
 
     def client(self, **kwargs: object) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=60.0, **kwargs)  # type: ignore[arg-type]
+        return httpx.Client(base_url=self.url, **{"timeout": 60.0, **kwargs})  # type: ignore[arg-type]
 
     def kill(self) -> None:
         """SIGKILL: no shutdown handlers run, as when a machine or container dies."""

@@ -72,38 +72,31 @@ class Call:
         return None
 
     async def body(self) -> bytes:
-        """The whole body, refused with 413 past MODA_MAX_UPLOAD_MB (before reading, when it says so)."""
-        settings = self.services.settings
-        length = self.header(b"content-length")
-        if length is not None and length.isdigit() and int(length) > settings.max_upload_bytes:
-            raise too_large(f"request body of {int(length)} bytes", settings.max_upload_mb)
-        chunks, size = [], 0
+        """The whole body (413 past MODA_MAX_UPLOAD_MB, see limited_receive)."""
+        receive, chunks = self.limited_receive(), []
         while True:
-            message = await self.receive()
+            message = await receive()
             if message["type"] == "http.disconnect":
                 raise _ClientGone()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > settings.max_upload_bytes:
-                raise too_large(
-                    f"a streamed request body of over {settings.max_upload_bytes} bytes", settings.max_upload_mb
-                )
-            chunks.append(chunk)
+            chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
     def limited_receive(self) -> Receive:
-        """`receive` that refuses a body past MODA_MAX_UPLOAD_MB, for parsers that read it themselves."""
+        """`receive` that refuses a body past MODA_MAX_UPLOAD_MB: before reading it when its
+        Content-Length says so, else as soon as the bytes received pass the limit."""
         settings, received = self.services.settings, 0
+        length = self.header(b"content-length")
+        if length is not None and length.isdigit() and int(length) > settings.max_upload_bytes:
+            raise too_large(f"request body of {int(length)} bytes", settings.max_upload_mb)
 
         async def receive() -> Message:
             nonlocal received
             message = await self.receive()
             received += len(message.get("body", b""))
             if received > settings.max_upload_bytes:
-                raise too_large(
-                    f"a streamed request body of over {settings.max_upload_bytes} bytes", settings.max_upload_mb
-                )
+                what = f"a streamed request body of over {settings.max_upload_bytes} bytes"
+                raise too_large(what, settings.max_upload_mb)
             return message
 
         return receive

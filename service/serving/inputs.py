@@ -210,7 +210,7 @@ def _numeric_array(rows: list[Any]) -> np.ndarray | None:
         try:
             flat = np.fromiter(itertools.chain.from_iterable(rows), np.float64, count=len(rows) * width)
             return flat.reshape(len(rows), width)
-        except (TypeError, OverflowError):
+        except (TypeError, ValueError, OverflowError):
             pass  # rows of lists (a nested layout), or an integer beyond float64: np.array sorts them out
     try:
         return np.array(rows, dtype=np.float64)

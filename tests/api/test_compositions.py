@@ -36,6 +36,11 @@ def test_composition_of_three_modules_describes_a_smaller_classifier(
     assert composition["input_spec"] == trained.model["input_spec"]
     assert 0 < composition["size_ratio"] < 1 and composition["params"] < trained.model["metrics"]["params"]
     assert 0 < composition["macs"] < trained.model["metrics"]["macs"]
+    # Served padded to the CPU kernels' block (MODA_CHANNEL_ALIGN, 16): never less than what it keeps.
+    metrics = composition["metrics"]
+    assert metrics["channel_align"] == 16
+    assert composition["params"] <= metrics["served_params"] <= trained.model["metrics"]["params"]
+    assert composition["macs"] <= metrics["served_macs"] <= trained.model["metrics"]["macs"]
 
 
 def test_composing_again_in_any_order_returns_the_same_composition(

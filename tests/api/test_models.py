@@ -91,6 +91,22 @@ def test_module_onnx_download_is_verified_and_cacheable(client: httpx.Client, tr
     assert_error(client.get("/v1/modules/nope"), 404, "NOT_FOUND", "nope")
 
 
+def test_the_whole_model_downloads_as_onnx_that_scores_its_recorded_accuracy(
+    client: httpx.Client, trained: Trained
+) -> None:
+    response = client.get(f"/v1/models/{trained.model['id']}/onnx")
+    assert response.status_code == 200 and response.headers["content-type"] == "application/onnx"
+    assert hashlib.sha256(response.content).hexdigest() == trained.model["metrics"]["onnx_sha256"]
+    assert "filename*=UTF-8''" in response.headers["content-disposition"]
+    session = ort.InferenceSession(response.content, providers=["CPUExecutionProvider"])
+    data = digits()
+    (logits,) = session.run(["logits"], {"input": data.x_test.astype(np.float32)})
+    assert logits.shape == (len(data.x_test), 10)
+    accuracy = 100.0 * float((logits.argmax(axis=1) == data.y_test).mean())
+    assert accuracy == pytest.approx(trained.model["metrics"]["accuracy"], abs=0.01)
+    assert_error(client.get("/v1/models/nope/onnx"), 404, "NOT_FOUND", "nope")
+
+
 def test_upload_of_a_torch_state_dict_is_ingested_into_modules(client: httpx.Client, uploaded: Trained) -> None:
     model = uploaded.model
     assert model["name"] == "uploaded-mlp" and model["arch"] == "mlp"

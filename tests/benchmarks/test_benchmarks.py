@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmarks import modularity, replacement
+from benchmarks import modularity, replacement, serving
+from tests.live_server import free_port
 
 MODULARITY_KEYS = {
     "std_acc", "moda_acc", "std_epoch_s", "moda_epoch_s", "module_size_mean", "overlap_mean",
@@ -64,3 +65,24 @@ def test_auc_is_the_probability_a_positive_outranks_a_negative() -> None:
 def test_replacement_benchmark_rejects_malformed_seeds(seeds: str) -> None:
     with pytest.raises(SystemExit):
         replacement.parse_args(["--seeds", seeds])
+
+
+def test_serving_benchmark_measures_every_composition_against_bare_onnxruntime(tmp_path: Path) -> None:
+    out = tmp_path / "s.json"
+    serving.main(["--dataset", "digits", "--home", str(tmp_path / "home"), "--port", str(free_port()),
+                  "--mobilenet-epochs", "1", "--lenet-epochs", "1", "--rounds", "1", "--seconds", "0.05",
+                  "--concurrency-s", "1", "--flood-s", "1", "--json", str(out)])  # fmt: skip
+    result = json.loads(out.read_text())
+    for arch in ("mobilenet", "lenet5"):
+        compositions = result[arch]["compositions"]
+        assert set(compositions) == {"2-class", "3-class", "10-class"}
+        for c in compositions.values():
+            assert c["max_abs_prob_diff"] <= 1e-5  # the server's probabilities are bare ORT's
+            assert 0 < c["mac_ratio"] <= c["served_mac_ratio"] <= 1
+            assert c["speedup_b64"] > 0 and c["v1_json_b64_ratio"] > 0 and c["v2_binary_b64_ratio"] > 0
+            assert math.isfinite(c["v1_json_b1_overhead_ms"]) and math.isfinite(c["v2_binary_b1_overhead_ms"])
+        concurrent = result[arch]["concurrent_16"]
+        assert concurrent["errors"] == 0 and concurrent["img_s"] > 0 and concurrent["server_cpu_ms_per_request"] > 0
+    flood = result["flood_200"]
+    assert flood["errors"] == 0 and flood["requests_ok"] > 0
+    assert flood["rss_after_mb"] > 0 and flood["rss_before_mb"] > 0

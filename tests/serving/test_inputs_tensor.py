@@ -87,9 +87,7 @@ REJECTIONS = [
     pytest.param(np.full((2, 65), 1.0), ["sample 0 has shape (65,)", DIGIT_LAYOUTS], id="numpy-shape"),
     pytest.param(np.array(1.0), ["scalar"], id="numpy-scalar"),
     pytest.param(np.stack([np.ones(64), np.full(64, np.nan)]), ["sample 1 contains NaN"], id="numpy-nan"),
-    pytest.param(
-        np.array([_ok(), _with(7, "x")], dtype=object), ["sample 1", "'x' (str)"], id="numpy-object"
-    ),
+    pytest.param(np.array([_ok(), _with(7, "x")], dtype=object), ["sample 1", "'x' (str)"], id="numpy-object"),
 ]
 
 

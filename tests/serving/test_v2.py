@@ -92,9 +92,7 @@ def test_a_binary_request_is_parsed() -> None:
 def test_output_selection_and_binary_flags(
     parameters: dict[str, Any] | None, outputs: list[Any] | None, names: tuple[str, ...], binary: set[str]
 ) -> None:
-    body: dict[str, Any] = {
-        "inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32", "data": [0] * 64}]
-    }
+    body: dict[str, Any] = {"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32", "data": [0] * 64}]}
     if parameters is not None:
         body["parameters"] = parameters
     if outputs is not None:
@@ -121,9 +119,7 @@ def test_json_response() -> None:
 def test_binary_response_puts_bytes_after_the_header_in_output_order() -> None:
     logits = np.array([[1.0, -2.0], [0.0, 4.0]], dtype=np.float32)
     ids = np.array([7, 9], dtype=np.int64)
-    body, headers = encode_infer_response(
-        "m", "2", None, {"logits": logits, "ids": ids, "p": logits}, {"ids", "p"}
-    )
+    body, headers = encode_infer_response("m", "2", None, {"logits": logits, "ids": ids, "p": logits}, {"ids", "p"})
 
     assert headers["Content-Type"] == "application/octet-stream"
     document, tail = split_response(body, headers)
@@ -200,32 +196,22 @@ PARSE_ERRORS = [
         ["not valid JSON", f"needs the {HEADER_LENGTH} header"],
         id="binary-without-header-length",
     ),
-    pytest.param(
-        (b"[1, 2]", None), ["invalid inference request: Input should be an object"], id="not-an-object"
-    ),
+    pytest.param((b"[1, 2]", None), ["invalid inference request: Input should be an object"], id="not-an-object"),
     pytest.param((b"\xff\xfe", None), ["not valid JSON"], id="not-utf8"),
-    pytest.param(
-        (b'{"inputs": []}', 99), [f"{HEADER_LENGTH} is 99 but the body has 14 bytes"], id="length-beyond"
-    ),
+    pytest.param((b'{"inputs": []}', 99), [f"{HEADER_LENGTH} is 99 but the body has 14 bytes"], id="length-beyond"),
     pytest.param((b'{"inputs": []}', -1), [f"{HEADER_LENGTH} is -1"], id="negative-length"),
     pytest.param(_json({"inputs": []}), ["at inputs", "at least 1"], id="no-inputs"),
     pytest.param(_json({"id": "x"}), ["at inputs", "required"], id="missing-inputs"),
     pytest.param(_json(_request(id=7)), ["at id"], id="numeric-id"),
     pytest.param(_json(_request(input_shape=[1, 64.0])), ["at inputs.0.shape.1"], id="float-dim"),
-    pytest.param(
-        _json(_request(input_shape=[1, -64])), ["at inputs.0.shape.1", "greater than or equal"], id="neg-dim"
-    ),
-    pytest.param(
-        _json(_request(input_name="pixels")), ["unknown input 'pixels'", "one input, 'input'"], id="name"
-    ),
+    pytest.param(_json(_request(input_shape=[1, -64])), ["at inputs.0.shape.1", "greater than or equal"], id="neg-dim"),
+    pytest.param(_json(_request(input_name="pixels")), ["unknown input 'pixels'", "one input, 'input'"], id="name"),
     pytest.param(
         _json({"inputs": [_request()["inputs"][0]] * 2}),
         ["input 'input' is given 2 times"],
         id="duplicate-input",
     ),
-    pytest.param(
-        _json(_request(input_data=None)), ["neither 'data' nor parameters.binary_data_size"], id="no-data"
-    ),
+    pytest.param(_json(_request(input_data=None)), ["neither 'data' nor parameters.binary_data_size"], id="no-data"),
     pytest.param(
         binary_body({"inputs": [{**BINARY_TENSOR, "data": [1.0] * 64}]}, bytes(256)),
         ["both 'data' and binary_data_size"],
@@ -252,12 +238,8 @@ PARSE_ERRORS = [
         ["shared memory is not supported"],
         id="shm",
     ),
-    pytest.param(
-        _json(_request(outputs=[{"name": "scores"}])), ["unknown output 'scores'", "'logits'"], id="output"
-    ),
-    pytest.param(
-        _json(_request(outputs=[{"name": "logits"}] * 2)), ["'logits' is requested twice"], id="dup-output"
-    ),
+    pytest.param(_json(_request(outputs=[{"name": "scores"}])), ["unknown output 'scores'", "'logits'"], id="output"),
+    pytest.param(_json(_request(outputs=[{"name": "logits"}] * 2)), ["'logits' is requested twice"], id="dup-output"),
     pytest.param(
         _json(_request(outputs=[{"name": "logits", "parameters": {"binary_data": "yes"}}])),
         ["'binary_data' must be true or false"],

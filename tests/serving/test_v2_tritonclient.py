@@ -89,6 +89,4 @@ def test_tritonclient_uint8_images_as_binary(artifacts: ArtifactDir) -> None:
     result = decode(*serve(body, json_size, SessionCache(artifacts.open_path, capacity=1), sha))
 
     assert "id" not in result.get_response()
-    np.testing.assert_allclose(
-        result.as_numpy("logits"), reference_logits(x, weight, bias), rtol=1e-5, atol=1e-5
-    )
+    np.testing.assert_allclose(result.as_numpy("logits"), reference_logits(x, weight, bias), rtol=1e-5, atol=1e-5)

@@ -1,0 +1,127 @@
+"""The data plane under pressure: 429 past MODA_MAX_INFLIGHT, and a server that keeps answering
+while huge bodies and large images are decoded. Second servers share the suite's registry."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from tests.api.helpers import AUTH, assert_error, digits, png, start_server, to_8bit
+from tests.live_server import LiveServer
+
+
+def rss_mb(server: LiveServer) -> float:
+    assert server.process is not None
+    status = Path(f"/proc/{server.process.pid}/status").read_text()
+    return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS")) / 1024
+
+
+@pytest.fixture(scope="module")
+def crowded(hub: LiveServer, composition: dict[str, Any]) -> Iterator[LiveServer]:
+    """A second server on the suite's registry that admits one inference at a time."""
+    env = {"MODA_API_KEY": AUTH["Authorization"].split()[1], "MODA_WORKERS": "0", "MODA_MAX_INFLIGHT": "1"}
+    with start_server(hub.home, env) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def roomy(hub: LiveServer, composition: dict[str, Any]) -> Iterator[LiveServer]:
+    """A second server on the suite's registry with the default body and batch limits."""
+    with start_server(hub.home, {"MODA_WORKERS": "0"}) as server:
+        yield server
+
+
+def test_inferences_past_the_limit_get_429_with_retry_after(crowded: LiveServer, composition: dict[str, Any]) -> None:
+    x, _ = digits().of_classes((0, 3, 8))
+    batch = {"inputs": np.resize(x, (400, 1, 8, 8)).tolist()}  # a few ms of decoding each
+    url = f"/v1/compositions/{composition['id']}/predict"
+    barrier = threading.Barrier(16)
+
+    def ask(_: int) -> httpx.Response:
+        with crowded.client() as client:
+            barrier.wait()
+            return client.post(url, json=batch)
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(ask, range(16)))
+    statuses = sorted(a.status_code for a in answers)
+    assert set(statuses) == {200, 429}, statuses
+    refused = next(a for a in answers if a.status_code == 429)
+    assert refused.headers["retry-after"] == "1"
+    assert_error(refused, 429, "OVERLOADED", "MODA_MAX_INFLIGHT")
+    with crowded.client() as client:  # every slot was given back
+        assert client.post(url, json={"inputs": x[:2].tolist()}).status_code == 200
+        v2 = client.post(f"/v2/models/{composition['id']}/infer", json={"inputs": [
+            {"name": "input", "shape": [1, 64], "datatype": "FP32", "data": x[0].ravel().tolist()}]})  # fmt: skip
+        assert v2.status_code == 200
+
+
+def _responsive_while(work: Any, server: LiveServer, composition: dict[str, Any]) -> tuple[Any, float]:
+    """Run `work()` in a thread; meanwhile /healthz and a one-sample prediction must keep answering.
+    Returns what `work` returned and the slowest of those answers, in seconds."""
+    result: list[Any] = []
+    thread = threading.Thread(target=lambda: result.append(work()))
+    x, _ = digits().of_classes((0,))
+    slowest = 0.0
+    with server.client(timeout=10) as client:
+        thread.start()
+        while thread.is_alive() or not result:
+            for url, body in (("/healthz", None), (f"/v1/compositions/{composition['id']}/predict", x[:1].tolist())):
+                started = time.perf_counter()
+                answer = client.get(url) if body is None else client.post(url, json={"inputs": body})
+                slowest = max(slowest, time.perf_counter() - started)
+                assert answer.status_code == 200, answer.text
+            time.sleep(0.05)
+    thread.join()
+    return result[0], slowest
+
+
+def test_a_150_mb_body_is_refused_without_stalling_anyone(roomy: LiveServer, composition: dict[str, Any]) -> None:
+    huge = b'{"inputs": [[' + b"0," * (75 * 1024 * 1024) + b"0]]}"  # 150 MB of zeros
+    before = rss_mb(roomy)
+
+    def send() -> httpx.Response:
+        with roomy.client(timeout=120) as client:
+            url = f"/v1/compositions/{composition['id']}/predict"
+            return client.post(url, content=huge, headers={"content-type": "application/json"})
+
+    answer, slowest = _responsive_while(send, roomy, composition)
+    assert_error(answer, 400, "INVALID_ARGUMENT", "more than", "values")
+    assert slowest < 2.0, f"a request waited {slowest:.1f} s behind the huge body"
+    assert rss_mb(roomy) < before + 400  # the body itself, never the 75 million Python numbers
+
+
+def test_large_images_decode_without_stalling_anyone(roomy: LiveServer, composition: dict[str, Any]) -> None:
+    x, _ = digits().of_classes((3,))
+    big = png(to_8bit(x[0, 0]), scale=512)  # 4096 x 4096 pixels, a few KB of PNG
+    files = [("files", (f"big-{i}.png", big, "image/png")) for i in range(24)]
+
+    def send() -> httpx.Response:
+        with roomy.client(timeout=120) as client:
+            return client.post(f"/v1/compositions/{composition['id']}/predict", files=files)
+
+    answer, slowest = _responsive_while(send, roomy, composition)
+    assert answer.status_code == 200, answer.text
+    assert len(answer.json()["predictions"]) == 24
+    assert slowest < 2.0, f"a request waited {slowest:.1f} s behind the image decoding"
+
+
+def test_data_plane_routes_answer_only_post_and_are_measured(
+    client: httpx.Client, anonymous: httpx.Client, composition: dict[str, Any]
+) -> None:
+    url = f"/v1/compositions/{composition['id']}/predict"
+    wrong = client.get(url)
+    assert_error(wrong, 405, "INVALID_ARGUMENT")
+    assert wrong.headers["allow"] == "POST"
+    assert client.post(url, json={"inputs": digits().x_test[:1].tolist()}).status_code == 200
+    metrics = anonymous.get("/metrics").text
+    assert 'route="/v1/compositions/{composition_id}/predict",status="200"' in metrics
+    assert "moda_inferences_in_flight" in metrics

@@ -1,0 +1,68 @@
+"""CompositionCache: the registry is read once per composition, never for a hit."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from modules_store import Composition, NotFound
+from service.errors import ErrorCode, HubError
+from service.serving.predictor import CompositionCache, check_version
+
+SPEC = {"channels": 1, "height": 8, "width": 8, "mean": [4.9], "std": [6.0], "pixel_max": 16.0}
+BASE = Composition(
+    id="c0", strategy="prune", module_ids=["m0"], classes=[{"index": 0, "label": "0", "module_id": "m0",
+    "model_id": "x", "class_index": 0}], input_spec=SPEC, onnx_sha256="0" * 64, params=1, size_ratio=0.5,
+    macs=1, accuracy=None, metrics={}, job_id=None, created_at=datetime.now(UTC),
+)  # fmt: skip
+
+
+class Registry:
+    def __init__(self, ids: list[str]) -> None:
+        self.rows = {i: replace(BASE, id=i) for i in ids}
+        self.reads: list[str] = []
+
+    def get_composition(self, composition_id: str) -> Composition:
+        self.reads.append(composition_id)
+        if composition_id not in self.rows:
+            raise NotFound(f"composition {composition_id} not found")
+        return self.rows[composition_id]
+
+
+def test_hits_do_not_read_the_registry_and_the_least_recent_is_evicted() -> None:
+    registry = Registry(["a", "b", "c"])
+    cache = CompositionCache(registry.get_composition, capacity=2)
+    assert cache.get("a").spec.shape == (1, 8, 8)
+    cache.get("b")
+    cache.get("a")
+    assert registry.reads == ["a", "b"]
+    cache.get("c")  # evicts b, the least recently used
+    assert cache.cached("b") is None and cache.cached("a") is not None
+    cache.get("b")
+    assert registry.reads == ["a", "b", "c", "b"]
+
+
+def test_misses_are_not_remembered_so_a_composition_made_later_is_found() -> None:
+    registry = Registry([])
+    cache = CompositionCache(registry.get_composition, capacity=4)
+    with pytest.raises(NotFound):
+        cache.get("later")
+    registry.rows["later"] = replace(BASE, id="later")
+    assert cache.get("later").id == "later"
+
+
+def test_forget_drops_an_entry() -> None:
+    registry = Registry(["a"])
+    cache = CompositionCache(registry.get_composition, capacity=4)
+    cache.get("a")
+    cache.forget("a")
+    assert cache.cached("a") is None
+
+
+def test_a_composition_has_one_version() -> None:
+    check_version("c0", "1")
+    with pytest.raises(HubError) as error:
+        check_version("c0", "2")
+    assert error.value.code == ErrorCode.NOT_FOUND and "only version is '1'" in error.value.message
