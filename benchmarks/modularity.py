@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from benchmarks import training_step
 from benchmarks.output import write_json
 from benchmarks.progress import train_model
 from service.moda.compose import KeepPlan, compose, keep_plan, param_count
@@ -30,7 +31,7 @@ from service.moda.metrics import count_macs, mean_overlap, module_sizes, restric
 from service.moda.nets import ARCHITECTURES, ModularNet
 from service.moda.onnx_export import export_onnx
 from service.moda.serialization import checkpoint_bytes
-from service.moda.training import TrainConfig, predict_logits
+from service.moda.training import TrainConfig, default_batch_size, predict_logits
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -43,14 +44,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tau", type=float, default=DEFAULT_TAU)
     p.add_argument("--batch-size", type=int, default=None, help="default: adapted to the dataset size")
     p.add_argument("--subsets", type=int, default=5, help="random class subsets per size 3..9")
+    p.add_argument("--step-rounds", type=int, default=12, help="interleaved standard/MODA step rounds")
     p.add_argument("--json", dest="json_path", default="-", help="output file, - for stdout")
     p.add_argument("--save-dir", type=Path, default=None, help="also save both models (safetensors) here")
     return p.parse_args(argv)
 
 
-def class_sets(
-    num_classes: int, subsets: int, seed: int
-) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
+def class_sets(num_classes: int, subsets: int, seed: int) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
     """All class pairs (45 random ones when there are more) and `subsets` random sets of each size 3..9."""
     rng = random.Random(seed)
     pairs = list(itertools.combinations(range(num_classes), 2))
@@ -120,9 +120,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     max_diff = export_onnx(moda_model, data.labels, range(data.num_classes)).max_abs_diff
     for plan, mask in zip(module_plans, masks, strict=True):
         module = compose(moda_model, plan)
-        max_diff = max(
-            max_diff, export_onnx(module, [data.labels[mask.class_index]], [mask.class_index]).max_abs_diff
-        )
+        max_diff = max(max_diff, export_onnx(module, [data.labels[mask.class_index]], [mask.class_index]).max_abs_diff)
 
     std_logits = predict_logits(std_model, data.x_test)
     pairs, larger = class_sets(data.num_classes, args.subsets, args.seed)
@@ -132,6 +130,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     std_epoch = statistics.median(h.seconds for h in std_run.history)
     moda_epoch = statistics.median(h.seconds for h in moda_run.history)
+    # The honest cost: standard and MODA steps interleaved on one batch (the epochs above ran one
+    # kind after the other, so the machine's drift between the halves lands in their ratio).
+    batch = args.batch_size or default_batch_size(len(data.x_train))
+    steps = training_step.measure(args.arch, data.input_spec, batch, args.step_rounds, warmup=2)
     return {
         "std_acc": std_run.test_acc,
         "moda_acc": moda_run.test_acc,
@@ -145,7 +147,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "pairs_composed_acc_mean": mean(pair_rows, "composed_acc"),
         "pairs_composed_size_mean": mean(pair_rows, "size"),
         "onnx_max_abs_diff": max(max_diff, d1, d2),
+        "step_ratio": steps["moda_ratio"],
         # extras
+        "step_ratio_q1_q3": steps["moda_ratio_q1_q3"],
+        "tap_step_ratio": steps["tapped_ratio"],
         "epoch_time_ratio": moda_epoch / std_epoch,
         "overlap_jaccard_mean": overlap.jaccard,
         "std_module_size_mean": statistics.fmean(module_sizes(std_model, std_plans)),
@@ -168,7 +173,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def summary_table(result: dict[str, Any]) -> str:
     keys = [
-        "std_acc", "moda_acc", "std_epoch_s", "moda_epoch_s", "epoch_time_ratio", "module_size_mean",
+        "std_acc", "moda_acc", "step_ratio", "std_epoch_s", "moda_epoch_s", "epoch_time_ratio", "module_size_mean",
         "overlap_mean", "overlap_jaccard_mean", "composed_acc_mean", "std_restricted_acc_mean",
         "composed_size_mean", "pairs_composed_acc_mean", "pairs_composed_size_mean",
         "composed_macs_ratio_mean", "onnx_max_abs_diff",

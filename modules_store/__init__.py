@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from modules_store.artifact_urls import open_artifact_store
 from modules_store.artifacts import ArtifactStore
+from modules_store.engine import redacted_url
 from modules_store.entities import (
     TERMINAL_STATUSES,
     Composition,
@@ -88,4 +89,5 @@ __all__ = [
     "new_id",
     "open_artifact_store",
     "open_store",
+    "redacted_url",
 ]

@@ -43,6 +43,14 @@ def normalise_database_url(url: str) -> URL:
     )
 
 
+def redacted_url(url: str) -> str:
+    """`url` with its password masked: the form a database URL may take in a log line."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except exc.ArgumentError:
+        return "<not a database URL>"
+
+
 def create_registry_engine(url: str) -> Engine:
     """An engine for `url`, configured for the registry's concurrency (see the helpers below)."""
     parsed = normalise_database_url(url)

@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -50,6 +50,14 @@ class Settings(BaseSettings):
     stale_after_s: float = Field(default=30.0, gt=0, description="a running job silent this long is dead")
     max_attempts: int = Field(default=2, ge=1, description="runs a job gets when its worker dies")
     poll_s: float = Field(default=0.5, gt=0, description="how often an idle local worker looks for jobs")
+
+    @field_validator("api_key")
+    @classmethod
+    def _key_is_not_blank(cls, key: str | None) -> str | None:
+        # An empty MODA_API_KEY reads like "auth on" to whoever set it, but would leave it off.
+        if key is not None and not key.strip():
+            raise ValueError("MODA_API_KEY is set but blank: set a key, or unset it to leave the API open")
+        return key
 
     @property
     def resolved_database_url(self) -> str:

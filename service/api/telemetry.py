@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 
@@ -12,6 +13,8 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modules_store import JobStatus
+
+log = logging.getLogger(__name__)
 
 
 class _StateCollector(Collector):
@@ -24,10 +27,17 @@ class _StateCollector(Collector):
         services = getattr(self.app.state, "services", None)
         if services is None:
             return
-        jobs = GaugeMetricFamily("moda_jobs", "Jobs by status", labels=["status"])
-        for status in JobStatus:
-            jobs.add_metric([str(status)], services.store.list_jobs(status=status, limit=1).total)
-        yield jobs
+        try:
+            counts = [(status, services.store.list_jobs(status=status, limit=1).total) for status in JobStatus]
+        except Exception:  # the database is away: the other metrics still answer, and say so
+            log.warning("metrics: the job counts are unavailable", exc_info=True)
+            counts = None
+        yield GaugeMetricFamily("moda_registry_up", "1 when the job counts could be read", value=counts is not None)
+        if counts is not None:
+            jobs = GaugeMetricFamily("moda_jobs", "Jobs by status", labels=["status"])
+            for status, total in counts:
+                jobs.add_metric([str(status)], total)
+            yield jobs
         cache = services.sessions
         hits = CounterMetricFamily("moda_session_cache", "ONNX Runtime session cache lookups", labels=["result"])
         hits.add_metric(["hit"], cache.hits)

@@ -11,6 +11,8 @@ import logging
 import os
 import sys
 
+from pydantic import ValidationError
+
 from service.cli import compose, demo, jobs, models, predict, server, train
 from service.cli.http import CliError
 from service.cli.options import add_connection_options
@@ -32,7 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args = build_parser().parse_args(argv)
+    try:
+        parser = build_parser()  # reads the MODA_* settings for the options' defaults
+    except ValidationError as error:
+        problems = "; ".join(f"MODA_{str(e['loc'][0]).upper()}: {e['msg']}" for e in error.errors())
+        print(f"error: invalid settings: {problems}", file=sys.stderr)
+        sys.exit(2)
+    args = parser.parse_args(argv)
     try:
         code = args.run(args) or 0
     except CliError as error:

@@ -29,11 +29,11 @@ def worker(args: argparse.Namespace) -> int:
 
 def migrate(args: argparse.Namespace) -> int:
     """Bring the registry schema to the latest revision (the api and workers also do it on start)."""
-    from modules_store import open_store
+    from modules_store import open_store, redacted_url
 
     settings = get_settings()
     open_store(settings.resolved_database_url).close()
-    print(f"registry schema is current at {settings.resolved_database_url.split('@')[-1]}")
+    print(f"registry schema is current at {redacted_url(settings.resolved_database_url)}")
     return 0
 
 

@@ -7,7 +7,7 @@ import os
 import socket
 import threading
 
-from modules_store import ArtifactStore, RegistryStore, open_artifact_store, open_store
+from modules_store import ArtifactStore, RegistryStore, open_artifact_store, open_store, redacted_url
 from service.config import Settings
 from service.jobs.runner import run_job
 
@@ -32,7 +32,7 @@ def poll_loop(settings: Settings, stop: threading.Event | None = None) -> None:
     """Claim and run jobs until `stop` is set (forever in a worker process)."""
     store, artifacts = open_backends(settings)
     me = worker_id("local")
-    log.info("local worker %s polling %s", me, settings.resolved_database_url)
+    log.info("local worker %s polling %s", me, redacted_url(settings.resolved_database_url))
     stop = stop or threading.Event()
     while not stop.is_set():
         try:

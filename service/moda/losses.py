@@ -17,6 +17,7 @@ small ones per layer is what keeps MODA's overhead over standard training small.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -30,25 +31,24 @@ class ModularLoss:
     compactness: torch.Tensor  # L_comp, scalar, mean over layers
 
 
-def _membership(widths: list[int], like: torch.Tensor) -> torch.Tensor:
-    """(ΣD, L) matrix with a 1 where neuron j belongs to layer l."""
-    layer_of = torch.repeat_interleave(torch.arange(len(widths), device=like.device),
-                                       torch.tensor(widths, device=like.device))  # fmt: skip
-    return F.one_hot(layer_of, len(widths)).to(like.dtype)
+@functools.lru_cache(maxsize=32)
+def _membership(widths: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """(ΣD, L) matrix with a 1 where neuron j belongs to layer l; made once per network shape."""
+    layer_of = torch.repeat_interleave(torch.arange(len(widths), device=device), torch.tensor(widths, device=device))
+    return F.one_hot(layer_of, len(widths)).to(dtype)
 
 
 def modular_loss(activations: list[torch.Tensor], y: torch.Tensor, num_classes: int) -> ModularLoss:
     """Closed-form affinity, dispersion and compactness, each averaged over the layers."""
-    widths = [t.shape[1] for t in activations]
+    widths = tuple(t.shape[1] for t in activations)
     t = torch.cat(activations, dim=1)  # (N, ΣD)
-    per_layer = _membership(widths, t)  # (ΣD, L)
+    per_layer = _membership(widths, t.dtype, t.device)  # (ΣD, L)
 
     # Clamped before the square root: sqrt has an infinite slope at 0, which would turn an all-zero
     # row (a sample that switched a whole layer off) into NaN gradients.
     norms = ((t * t) @ per_layer).clamp_min(1e-24).sqrt()  # (N, L)
     u = t / (norms @ per_layer.T)  # (N, ΣD); zero rows stay zero
-    onehot = F.one_hot(y, num_classes).to(t.dtype)  # (N, K)
-    class_sums = onehot.T @ u  # (K, ΣD) = S_c per layer
+    class_sums = u.new_zeros(num_classes, u.shape[1]).index_add(0, y, u)  # (K, ΣD) = S_c per layer
     total = class_sums.sum(dim=0, keepdim=True)  # (1, ΣD) = Σ_c S_c
 
     class_sq = ((class_sums * class_sums) @ per_layer).sum(dim=0)  # (L,) Σ_c ||S_c||²
@@ -57,7 +57,7 @@ def modular_loss(activations: list[torch.Tensor], y: torch.Tensor, num_classes: 
     same_sum = (class_sq - unit_sq) / 2  # (L,)
     cross_sum = (total_sq - class_sq) / 2  # (L,)
 
-    counts = onehot.sum(dim=0)  # (K,)
+    counts = torch.bincount(y, minlength=num_classes).to(t.dtype)  # (K,)
     n = counts.sum()
     same_pairs = (counts * (counts - 1)).sum() / 2
     cross_pairs = (n * n - (counts * counts).sum()) / 2

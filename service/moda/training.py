@@ -109,6 +109,25 @@ def accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
     return 100.0 * (logits.argmax(dim=1) == y).float().mean().item()
 
 
+def objective(
+    model: ModularNet, x: torch.Tensor, y: torch.Tensor, config: TrainConfig
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """logits (B, classes) of one batch, and its loss terms (5,): L, CE, L_aff, L_dis, L_comp.
+
+    L = CE + α·L_aff + β·L_dis + γ·L_comp; the MODA terms are 0 (and the tap unused) for a
+    standard config."""
+    if config.modular:
+        logits, acts = model.forward_with_activations(x)
+        moda = modular_loss(acts, y, model.num_classes)
+        aff, dis, comp = moda.affinity, moda.dispersion, moda.compactness
+    else:
+        logits = model(x)
+        aff = dis = comp = logits.new_zeros(())
+    ce = F.cross_entropy(logits, y)
+    loss = ce + config.alpha * aff + config.beta * dis + config.gamma * comp
+    return logits, torch.stack([loss, ce, aff, dis, comp])
+
+
 def train(
     model: ModularNet, data: ImageDataset, config: TrainConfig, hooks: TrainingHooks | None = None
 ) -> TrainResult:
@@ -145,23 +164,14 @@ def train(
                 return result
             idx = order[first : first + batch_size]
             x, y = x_train[idx], y_train[idx]  # (B, C, H, W), (B,)
-            if config.modular:
-                logits, acts = model.forward_with_activations(x)
-                terms = modular_loss(acts, y, model.num_classes)
-                aff, dis, comp = terms.affinity, terms.dispersion, terms.compactness
-            else:
-                logits = model(x)
-                aff = dis = comp = logits.new_zeros(())
-            ce = F.cross_entropy(logits, y)
-            loss = ce + config.alpha * aff + config.beta * dis + config.gamma * comp
+            logits, terms = objective(model, x, y, config)
 
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            terms[0].backward()
             optimizer.step()
             schedule.step()
 
-            batch = torch.stack([loss, ce, aff, dis, comp]).detach().cpu()
-            sums += batch * len(idx)
+            sums += terms.detach().cpu() * len(idx)
             correct += int((logits.argmax(dim=1) == y).sum())
         seconds = time.perf_counter() - started
 

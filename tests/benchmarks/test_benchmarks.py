@@ -9,19 +9,19 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmarks import modularity, replacement, serving
+from benchmarks import modularity, replacement, serving, training_step
 from tests.live_server import free_port
 
 MODULARITY_KEYS = {
     "std_acc", "moda_acc", "std_epoch_s", "moda_epoch_s", "module_size_mean", "overlap_mean",
     "composed_acc_mean", "std_restricted_acc_mean", "composed_size_mean", "pairs_composed_acc_mean",
-    "pairs_composed_size_mean", "onnx_max_abs_diff",
+    "pairs_composed_size_mean", "onnx_max_abs_diff", "step_ratio",
 }  # fmt: skip
 
 
 def test_modularity_benchmark_writes_every_key(tmp_path: Path) -> None:
     out = tmp_path / "m.json"
-    modularity.main(["--dataset", "digits", "--arch", "mlp", "--epochs", "3", "--subsets", "1",
+    modularity.main(["--dataset", "digits", "--arch", "mlp", "--epochs", "3", "--subsets", "1", "--step-rounds", "3",
                      "--json", str(out), "--save-dir", str(tmp_path / "models")])  # fmt: skip
     result = json.loads(out.read_text())
     assert result.keys() >= MODULARITY_KEYS
@@ -86,3 +86,15 @@ def test_serving_benchmark_measures_every_composition_against_bare_onnxruntime(t
     flood = result["flood_200"]
     assert flood["errors"] == 0 and flood["requests_ok"] > 0
     assert flood["rss_after_mb"] > 0 and flood["rss_before_mb"] > 0
+
+
+def test_training_step_benchmark_interleaves_every_kind(tmp_path: Path) -> None:
+    out = tmp_path / "t.json"
+    training_step.main(["--archs", "mlp,lenet5", "--inputs", "28x28", "--batch", "16", "--rounds", "3",
+                        "--warmup", "1", "--json", str(out)])  # fmt: skip
+    result = json.loads(out.read_text())
+    for case in ("mlp/28x28", "lenet5/28x28"):
+        row = result[case]
+        assert row["plain_ms"] > 0 and row["tapped_ms"] > 0 and row["moda_ms"] > 0
+        q1, q3 = row["moda_ratio_q1_q3"]
+        assert 0 < q1 <= row["moda_ratio"] <= q3

@@ -89,3 +89,21 @@ def test_rejections(data: Any, shape: list[Any], datatype: str, fragments: list[
     assert info.value.code is ErrorCode.INVALID_ARGUMENT
     for fragment in fragments:
         assert fragment in info.value.message
+
+
+@pytest.mark.parametrize("dims", [5, 65, 100])
+def test_shapes_of_more_dimensions_than_a_batch_has_are_refused_not_crashed(dims: int) -> None:
+    # numpy itself refuses more than 64 dimensions at reshape (a ValueError, once a 500).
+    shape = [1] * (dims - 1) + [64]
+    for data in (b"\0" * 256, [0.0] * 64):
+        with pytest.raises(HubError) as error:
+            decode_flat(data, shape, "FP32", DIGITS, max_batch=4)
+        assert error.value.code == ErrorCode.INVALID_ARGUMENT and "must be [batch, ...sample]" in error.value.message
+        assert len(error.value.message) < 400  # the shape is not echoed whole
+
+
+def test_binary_tensors_are_checked_in_place_and_copied_at_most_once() -> None:
+    raw = np.full((2, 1, 8, 8), 3.0, dtype="<f4").tobytes()
+    batch = decode_flat(memoryview(raw), [2, 1, 8, 8], "FP32", DIGITS, max_batch=4)
+    assert batch.dtype == np.float32 and batch.shape == (2, 1, 8, 8) and (batch == 3.0).all()
+    assert np.shares_memory(batch, np.frombuffer(raw, dtype="<f4"))  # FP32 little-endian: no copy at all

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service.api.deps import ServicesDep
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["health"])
 
@@ -17,14 +21,18 @@ async def healthz() -> dict:  # on the event loop: it answers while every worker
 
 
 def readiness(services: ServicesDep) -> tuple[bool, dict[str, str]]:
-    """(ready, each check's outcome): ready when the database and the artifact store both answer."""
+    """(ready, each check's outcome): ready when the database and the artifact store both answer.
+
+    Anyone may ask, so the answer names the failing check only; why it failed (which host, which
+    directory) goes to the log for the operator."""
     checks = {}
     for name, ping in (("database", services.store.ping), ("artifacts", services.artifacts.ping)):
         try:
             ping()
             checks[name] = "ok"
         except Exception as error:  # any failure means not ready; say which
-            checks[name] = f"unavailable: {error}"
+            log.warning("readiness check %s failed: %s", name, error)
+            checks[name] = "unavailable"
     return all(v == "ok" for v in checks.values()), checks
 
 
