@@ -25,11 +25,13 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, home: Path, env: Mapping[str, str] | None = None) -> None:
+    """`env` overrides the calling shell's variables; a None value unsets one (e.g. MODA_API_KEY)."""
+
+    def __init__(self, home: Path, env: Mapping[str, str | None] | None = None) -> None:
         self.home = home
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {
+        merged: dict[str, str | None] = {
             **os.environ,
             "MODA_HOME": str(home),
             "MODA_HEARTBEAT_S": "0.5",
@@ -40,6 +42,7 @@ class LiveServer:
             "MODA_ACCESS_LOG": "true",  # tests/api/conftest.py reads the status of every answer there
             **(env or {}),
         }
+        self.env = {name: value for name, value in merged.items() if value is not None}
         self.process: subprocess.Popen[bytes] | None = None
         self.log = home / f"server-{self.port}.log"
 

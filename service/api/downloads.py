@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from fastapi import Request, Response
 
-from modules_store import ArtifactStore
+from modules_store import ArtifactStore, CorruptArtifact, NotFound
 
 ONNX_MEDIA_TYPE = "application/onnx"
 _UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
@@ -18,9 +18,17 @@ def artifact_response(request: Request, artifacts: ArtifactStore, sha256: str, f
     headers = {"ETag": etag, "Cache-Control": "public, max-age=31536000, immutable"}
     if _matches(request.headers.get("if-none-match", ""), etag):
         return Response(status_code=304, headers=headers)
-    data = artifacts.get_bytes(sha256)  # verified: a corrupted file raises, it is never served
+    data = stored_bytes(artifacts, sha256)  # verified: a corrupted file raises, it is never served
     headers["Content-Disposition"] = content_disposition(filename)
     return Response(data, media_type=ONNX_MEDIA_TYPE, headers=headers)
+
+
+def stored_bytes(artifacts: ArtifactStore, sha256: str) -> bytes:
+    """The artifact a registry row names. Its file missing is the server's loss, not a wrong id."""
+    try:
+        return artifacts.get_bytes(sha256)
+    except NotFound as error:
+        raise CorruptArtifact(f"artifact {sha256}, named by the registry, is missing from the store") from error
 
 
 def _matches(if_none_match: str, etag: str) -> bool:

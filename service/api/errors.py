@@ -59,13 +59,23 @@ def error_response(request: Request, status: int, code: str, message: str) -> JS
     return JSONResponse({"error": {"code": str(code), "message": message}}, status_code=status, headers=headers)
 
 
+# What a caller reads of a server-side failure; the message itself (paths, hosts) goes to the log.
+SERVER_SIDE = {
+    ErrorCode.CORRUPT_ARTIFACT: "a stored file is damaged or missing and was not served; the server log says which",
+    ErrorCode.INTERNAL: "the server failed; its log has the details",
+}
+
+
 def coded_response(request: Request, error: Exception) -> JSONResponse:
-    """The answer to a HubError or StoreError: its code's status (STATUS) and its message."""
+    """The answer to a HubError or StoreError: its code's status (STATUS) and its message, or for a
+    failure of the server's own (5xx) a message that names no path or host of it."""
     code = str(error.code)  # type: ignore[attr-defined]
     status = STATUS.get(code, 500)
+    message = error.message  # type: ignore[attr-defined]
     if status >= 500:
         log.error("%s %s failed: %s", request.method, request.url.path, error)
-    return error_response(request, status, code, error.message)  # type: ignore[attr-defined]
+        message = SERVER_SIDE.get(code, SERVER_SIDE[ErrorCode.INTERNAL])
+    return error_response(request, status, code, message)
 
 
 def _json_invalid(error: RequestValidationError) -> str | None:

@@ -16,6 +16,8 @@ DatasetName = Literal[DATASET_NAMES]  # type: ignore[valid-type]
 ArchName = Literal[tuple(ARCHITECTURES)]  # type: ignore[valid-type]
 Tau = Annotated[float, Field(gt=0.0, le=1.0, description="activation-rate threshold of a module's mask")]
 Fraction = Annotated[float, Field(gt=0.0, le=1.0)]
+# A path below MODA_DATASETS_DIR: bounded, so that an overlong one is a 4xx, not ENAMETOOLONG in a job.
+DataDir = Annotated[str, Field(min_length=1, max_length=1024)]
 ModelName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 
 
@@ -36,7 +38,7 @@ class DataDirNeedsDataset(BaseModel):
 
 class DataParams(JobParams):
     dataset: DatasetName = "digits"
-    data_dir: str | None = Field(
+    data_dir: DataDir | None = Field(
         default=None,
         description="directory of the dataset files, relative to MODA_DATASETS_DIR "
         "(default: MODA_DATASETS_DIR/<dataset>); digits needs none",
@@ -90,7 +92,7 @@ class CalibrateParams(JobParams, DataDirNeedsDataset):
 
     module_ids: list[str] = Field(min_length=2)
     dataset: DatasetName | None = Field(default=None, description="default: the first model's dataset")
-    data_dir: str | None = None
+    data_dir: DataDir | None = None
 
 
 class ReplaceParams(JobParams, DataDirNeedsDataset):
@@ -101,7 +103,7 @@ class ReplaceParams(JobParams, DataDirNeedsDataset):
     module_id: str = Field(description="a module of that class from a stronger model with the same input")
     classes: list[int] | None = Field(default=None, description="weak-model classes to keep; default all")
     dataset: DatasetName | None = Field(default=None, description="calibration data; default the weak model's")
-    data_dir: str | None = None
+    data_dir: DataDir | None = None
 
 
 JOB_PARAMS: dict[str, type[JobParams]] = {

@@ -13,8 +13,9 @@ from service.errors import ErrorCode, HubError
 from service.jobs.calibrate import check_calibration, plan_replacement, replacement_data
 from service.jobs.composer import Planner
 from service.jobs.executor import Executor
-from service.jobs.params import CalibrateParams, ModularizeParams, ReplaceParams, parse_params
-from service.moda.data.sandbox import resolve_data_dir
+from service.jobs.params import CalibrateParams, ModularizeParams, ReplaceParams, TrainParams, parse_params
+from service.jobs.train import training_data
+from service.moda.data.sandbox import open_dataset, resolve_data_dir
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,10 @@ def submit_job(store: RegistryStore, executor: Executor, settings: Settings, kin
     if dataset is not None:
         # A data_dir outside MODA_DATASETS_DIR is refused now, not by a failed job later.
         resolve_data_dir(settings.resolved_datasets_dir, dataset, getattr(parsed, "data_dir", None))
-    if isinstance(parsed, ModularizeParams):
+    if isinstance(parsed, TrainParams):
+        # Its files (DATASET_UNAVAILABLE names the missing ones), classes and fractions, now.
+        training_data(open_dataset(settings.resolved_datasets_dir, parsed.dataset, parsed.data_dir), parsed)
+    elif isinstance(parsed, ModularizeParams):
         _check_modularize(store, parsed)
     elif isinstance(parsed, CalibrateParams):
         check_calibration(Planner(store, settings), parsed)

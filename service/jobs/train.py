@@ -16,9 +16,18 @@ from service.jobs.registration import (
     registered_earlier,
     registration_result,
 )
+from service.moda.data import ImageDataset
 from service.moda.data.sandbox import open_dataset
 from service.moda.nets import ArchConfig, build_model
 from service.moda.training import TrainConfig, train
+
+
+def training_data(full: ImageDataset, p: TrainParams) -> ImageDataset:
+    """The data a train job learns from: `full` thinned by `train_fraction`, then restricted to
+    `classes`. Classes the data lacks and fractions of classes not kept are refused here, which
+    submitting the job calls too, so they are a 4xx rather than a failed job."""
+    data = full if p.train_fraction == 1.0 else full.subset(train_fraction=p.train_fraction, seed=p.seed)
+    return data if p.classes is None else data.restrict(p.classes)
 
 
 def run_train(ctx: JobContext, p: TrainParams) -> dict[str, Any]:
@@ -26,8 +35,7 @@ def run_train(ctx: JobContext, p: TrainParams) -> dict[str, Any]:
         return earlier
     ctx.report(stage="loading data", dataset=p.dataset)
     full = open_dataset(ctx.settings.resolved_datasets_dir, p.dataset, p.data_dir)
-    data = full if p.train_fraction == 1.0 else full.subset(train_fraction=p.train_fraction, seed=p.seed)
-    data = data if p.classes is None else data.restrict(p.classes)
+    data = training_data(full, p)
     torch.manual_seed(p.seed)
     net = build_model(ArchConfig(p.arch, data.input_spec, data.num_classes))
     config = TrainConfig(

@@ -9,6 +9,7 @@ import io
 import json
 import pickle
 import re
+import zipfile
 
 import torch
 from safetensors import SafetensorError
@@ -43,6 +44,10 @@ UPLOAD_ADVICE = 'upload a state dict, saved with torch.save(model.state_dict(), 
 _PICKLED_NAME = re.compile(r"GLOBAL ([\w.]{1,120})")  # torch names the first object it refused to build
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _DAMAGED = "it may be truncated or corrupt"
+# A torch.save file is a zip archive, and its members may be compressed: a 1 MB upload can declare
+# gigabytes of tensors. The largest state dict of any architecture here (VGG16, 100 classes) is
+# about 60 MB; the bound leaves room for float64 and optimizer-free checkpoints.
+MAX_INFLATED_BYTES = 1 << 30
 
 
 def read_state_dict(data: bytes) -> dict[str, torch.Tensor]:
@@ -53,6 +58,8 @@ def read_state_dict(data: bytes) -> dict[str, torch.Tensor]:
             return st_load(data)
         except (SafetensorError, ValueError, json.JSONDecodeError) as error:
             safetensors_error = error
+    if data[:2] == b"PK":
+        _check_inflated_size(data)
     try:
         state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many kinds for arbitrary bytes
@@ -66,6 +73,22 @@ def read_state_dict(data: bytes) -> dict[str, torch.Tensor]:
             ErrorCode.INVALID_WEIGHTS, f"the weights file does not hold a state dict of tensors: {UPLOAD_ADVICE}"
         )
     return {str(k).removeprefix("module."): v for k, v in state.items()}
+
+
+def _check_inflated_size(data: bytes) -> None:
+    """INVALID_WEIGHTS when the archive's members would inflate past MAX_INFLATED_BYTES (a zip bomb),
+    read from its directory before anything is inflated."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            inflated = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, EOFError):
+        return  # not a readable archive: torch.load's refusal says so
+    if inflated > MAX_INFLATED_BYTES:
+        raise HubError(
+            ErrorCode.INVALID_WEIGHTS,
+            f"the PyTorch file would inflate to {inflated} bytes, more than any model here holds "
+            f"({MAX_INFLATED_BYTES}): {UPLOAD_ADVICE}",
+        )
 
 
 def _unreadable(data: bytes, error: Exception, safetensors_error: Exception | None) -> str:

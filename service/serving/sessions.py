@@ -45,8 +45,9 @@ def session_options(intra_op_num_threads: int = DEFAULT_INTRA_OP_THREADS) -> ort
 class SessionCache:
     """Sessions for artifacts, created on first use, least recently used evicted beyond `capacity`.
 
-    `open_path(sha256)` returns a verified local file (ArtifactStore.local_path); its errors
-    (NOT_FOUND, CORRUPT_ARTIFACT) propagate unchanged and nothing is cached for that key.
+    `open_path(sha256)` returns a verified local file (ArtifactStore.local_path); CORRUPT_ARTIFACT
+    propagates, a missing file becomes CORRUPT_ARTIFACT too (the registry named it, so the store lost
+    it), and nothing is cached for that key.
 
     Counters for metrics: `misses` counts sessions created (one per artifact load, however many
     threads asked at once), `hits` every other request, `evictions` sessions dropped for room.
@@ -131,16 +132,19 @@ class SessionCache:
         return logits
 
     def _load(self, sha256: str) -> ort.InferenceSession:
-        path = self._open_path(sha256)
+        try:
+            path = self._open_path(sha256)
+        except Exception as error:  # the registry names it, so its file missing is the server's loss
+            if str(getattr(error, "code", "")) != ErrorCode.NOT_FOUND:
+                raise
+            raise HubError(
+                ErrorCode.CORRUPT_ARTIFACT, f"artifact {sha256}, named by the registry, is missing from the store"
+            ) from error
         try:
             options = session_options(self._intra_op_num_threads)
             session = ort.InferenceSession(str(path), options, providers=PROVIDERS)
-        except (
-            Exception
-        ) as exc:  # a verified file that is not a loadable graph: a bug upstream, not the caller
-            raise HubError(
-                ErrorCode.INTERNAL, f"artifact {sha256} is not a loadable ONNX graph: {exc}"
-            ) from exc
+        except Exception as exc:  # a verified file that is not a loadable graph: a bug upstream, not the caller
+            raise HubError(ErrorCode.INTERNAL, f"artifact {sha256} is not a loadable ONNX graph: {exc}") from exc
         inputs = [i.name for i in session.get_inputs()]
         outputs = [o.name for o in session.get_outputs()]
         if INPUT_NAME not in inputs or OUTPUT_NAME not in outputs:

@@ -108,3 +108,22 @@ def test_calibration_on_data_with_another_input_is_refused_at_submit(
                  "no-such-module")  # fmt: skip
     assert job_count(client) == jobs
     assert client.get("/v1/compositions").json()["total"] == compositions
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "code", "fragments"),
+    [
+        ({"dataset": "mnist"}, 400, "DATASET_UNAVAILABLE", ("mnist",)),  # no MNIST files on this server
+        ({"classes": [0, 99]}, 400, "INVALID_ARGUMENT", ("[99] out of range", "10 classes")),
+        ({"classes": [1, 1]}, 400, "INVALID_ARGUMENT", ("duplicates",)),
+        ({"train_fraction": {"99": 0.5}}, 400, "INVALID_ARGUMENT", ("[99]", "not kept")),
+        ({"dataset": "npz", "data_dir": "x" * 5000}, 400, "INVALID_ARGUMENT", ("data_dir", "1024")),
+    ],
+)
+def test_train_jobs_the_data_cannot_serve_are_refused_at_submit(
+    client: httpx.Client, change: dict[str, Any], status: int, code: str, fragments: tuple[str, ...]
+) -> None:
+    before = job_count(client)
+    params = {"dataset": "digits", "epochs": 1} | change
+    assert_error(client.post("/v1/jobs", json={"kind": "train", "params": params}), status, code, *fragments)
+    assert job_count(client) == before  # nothing queued

@@ -23,7 +23,7 @@ CLASSES = [0, 1, 2]
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     # One torch thread: on a small shared machine, tiny digits models train several times faster.
-    env = {"MODA_API_KEY": "", "MODA_WORKERS": "1", "OMP_NUM_THREADS": "1"}
+    env = {"MODA_API_KEY": None, "MODA_WORKERS": "1", "OMP_NUM_THREADS": "1"}
     with LiveServer(tmp_path_factory.mktemp("cli-hub"), env) as server:
         yield server
 

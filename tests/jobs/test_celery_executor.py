@@ -119,7 +119,7 @@ class Cluster:
             "MODA_ARTIFACTS_URL": artifacts.as_uri(),
             "MODA_STALE_AFTER_S": str(STALE_AFTER_S),
             "MODA_HEARTBEAT_S": str(HEARTBEAT_S),
-            "MODA_API_KEY": "",  # whatever the calling shell has
+            "MODA_API_KEY": None,  # unset, whatever the calling shell has
             "OMP_NUM_THREADS": "1",  # tiny models, shared cores: threads would only contend
         }
         self.api = LiveServer(root / "api", self.env)
@@ -131,7 +131,8 @@ class Cluster:
         home = self.root / f"worker{n}"
         home.mkdir()
         base = {k: v for k, v in os.environ.items() if not k.startswith("MODA_")}
-        worker = Worker({**base, **self.env, "MODA_HOME": str(home)}, self.root / f"worker{n}.log")
+        env = {k: v for k, v in {**base, **self.env, "MODA_HOME": str(home)}.items() if v is not None}
+        worker = Worker(env, self.root / f"worker{n}.log")
         self.workers.append(worker)
         return worker
 

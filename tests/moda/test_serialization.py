@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,24 @@ def test_mask_round_trip() -> None:
     assert restored.class_index == 7
     assert restored.fallback_layers == [1]
     assert [m.tolist() for m in restored.layers] == [m.tolist() for m in mask.layers]
+
+
+def test_a_zip_bomb_is_refused_before_anything_inflates() -> None:
+    """A torch.save file whose tensor member is deflated: a few MB that would inflate past 1 GiB."""
+    saved = io.BytesIO()
+    torch.save({"hidden.0.weight": torch.zeros(4)}, saved)
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(saved) as original, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        for member in original.infolist():
+            if member.filename.endswith("/data/0"):  # the tensor's storage: 1.06 GiB of zeros
+                with z.open(member.filename, "w", force_zip64=True) as out:
+                    chunk = bytes(1 << 24)
+                    for _ in range(68):
+                        out.write(chunk)
+            else:
+                z.writestr(member.filename, original.read(member))
+    data = bomb.getvalue()
+    assert len(data) < 8 << 20
+    with pytest.raises(HubError) as error:
+        read_state_dict(data)
+    assert error.value.code == ErrorCode.INVALID_WEIGHTS and "would inflate to 1140850" in error.value.message
