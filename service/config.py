@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     api_key: str | None = None
     max_upload_mb: float = Field(default=200.0, gt=0)
     max_batch: int = Field(default=4096, gt=0, description="most samples one predict call may send")
+    body_timeout_s: float = Field(default=30.0, gt=0, description="a request body silent this long mid-way: 408")
     session_cache_size: int = Field(default=64, gt=0, description="ONNX Runtime sessions kept warm")
     composition_cache_size: int = Field(default=4096, gt=0, description="composition records kept per process")
     inference_threads: int = Field(default=2, gt=0, description="threads running inferences, per API process")

@@ -27,12 +27,12 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modules_store import composition_id
 from service.api.deps import Services, check_api_key
 from service.api.errors import response_for
-from service.api.guards import too_large
+from service.api.guards import BodyWatch
 from service.api.schemas import ComposePredictRequest
 from service.api.telemetry import Telemetry
 from service.errors import ErrorCode, HubError
@@ -72,8 +72,8 @@ class Call:
         return None
 
     async def body(self) -> bytes:
-        """The whole body (413 past MODA_MAX_UPLOAD_MB, see limited_receive)."""
-        receive, chunks = self.limited_receive(), []
+        """The whole body (413 past MODA_MAX_UPLOAD_MB, 408 when it stalls: see BodyWatch)."""
+        receive, chunks = self.watched_receive(), []
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
@@ -82,24 +82,12 @@ class Call:
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
-    def limited_receive(self) -> Receive:
-        """`receive` that refuses a body past MODA_MAX_UPLOAD_MB: before reading it when its
-        Content-Length says so, else as soon as the bytes received pass the limit."""
-        settings, received = self.services.settings, 0
-        length = self.header(b"content-length")
-        if length is not None and length.isdigit() and int(length) > settings.max_upload_bytes:
-            raise too_large(f"request body of {int(length)} bytes", settings.max_upload_mb)
-
-        async def receive() -> Message:
-            nonlocal received
-            message = await self.receive()
-            received += len(message.get("body", b""))
-            if received > settings.max_upload_bytes:
-                what = f"a streamed request body of over {settings.max_upload_bytes} bytes"
-                raise too_large(what, settings.max_upload_mb)
-            return message
-
-        return receive
+    def watched_receive(self) -> Receive:
+        """`receive` under BodyWatch, for code that reads the body itself (the multipart parser)."""
+        settings = self.services.settings
+        return BodyWatch(
+            self.scope, self.receive, settings.max_upload_bytes, settings.max_upload_mb, settings.body_timeout_s
+        )
 
 
 Handler = Callable[[Call], Awaitable[Reply]]
@@ -121,7 +109,7 @@ async def predict(call: Call) -> Reply:
     services, cid = call.services, call.params["composition_id"]
     content_type = call.header(b"content-type") or ""
     if content_type.startswith(MULTIPART):
-        request = Request(call.scope, call.limited_receive())
+        request = Request(call.scope, call.watched_receive())
         async with request.form(max_files=services.settings.max_batch) as form:
             files = [(f.filename or "upload", f.file) for f in form.getlist("files") if hasattr(f, "file")]
             if not files:

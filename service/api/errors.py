@@ -33,6 +33,7 @@ STATUS: dict[str, int] = {
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.ALREADY_EXISTS: 409,
     ErrorCode.CONFLICT: 409,
+    ErrorCode.REQUEST_TIMEOUT: 408,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.OVERLOADED: 429,
     ErrorCode.CORRUPT_ARTIFACT: 500,  # our fault, but named: the file is refused, never served
@@ -44,6 +45,7 @@ HTTP_CODES = {
     401: ErrorCode.UNAUTHENTICATED,
     404: ErrorCode.NOT_FOUND,
     405: ErrorCode.INVALID_ARGUMENT,
+    408: ErrorCode.REQUEST_TIMEOUT,
     409: ErrorCode.CONFLICT,
     413: ErrorCode.PAYLOAD_TOO_LARGE,
     429: ErrorCode.OVERLOADED,

@@ -1,4 +1,4 @@
-"""Checks that must run before a route reads the request body: the API key and the body size.
+"""Checks that must run before a route reads the request body: the API key, the body's size and pace.
 
 FastAPI parses (and spools) a route's body before it solves the route's dependencies, so a check
 made only in a dependency comes too late: an unauthenticated client could make the server read a
@@ -9,10 +9,12 @@ first. Routes still declare `dependencies=[Authorized]`: that declaration is wha
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -54,62 +56,88 @@ class ApiKeyGate:
         return any(route.matches(scope)[0] == Match.FULL for route in self.protected)
 
 
-class _TooLarge(Exception):
-    """Raised into the app when a streamed body passes the limit; the app's answer is discarded."""
+class _Refused(Exception):
+    """Raised into the app when BodyWatch refuses the body; the app's answer is then discarded."""
 
 
-class BodySizeLimit:
-    """413 for request bodies over `max_bytes`: at once when Content-Length says so, and also for
-    bodies without one (chunked transfer encoding) as soon as the bytes received pass the limit."""
+class BodyWatch:
+    """A `receive` that watches the request body as it arrives: PAYLOAD_TOO_LARGE (413) at once
+    when Content-Length is over `max_bytes`, or as the bytes received pass it (chunked bodies);
+    REQUEST_TIMEOUT (408) when the client sends nothing for `idle_s` while its body is incomplete,
+    so that a client stalling mid-body cannot hold its request (and its admission slot) forever.
+    Once the body is complete, receive is passed through untimed (it then waits for a disconnect)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, max_mb: float) -> None:
+    def __init__(self, scope: Scope, receive: Receive, max_bytes: int, max_mb: float, idle_s: float) -> None:
+        self._receive = receive
+        self.max_bytes, self.max_mb, self.idle_s = max_bytes, max_mb, idle_s
+        self.received = 0
+        self.done = False
+        length = Headers(scope=scope).get("content-length", "")
+        if length.isdigit() and int(length) > max_bytes:
+            raise too_large(f"request body of {int(length)} bytes", max_mb)
+
+    async def __call__(self) -> Message:
+        if self.done:
+            return await self._receive()
+        try:
+            message = await asyncio.wait_for(self._receive(), self.idle_s)
+        except TimeoutError:
+            raise HubError(
+                ErrorCode.REQUEST_TIMEOUT,
+                f"the request body stalled: nothing arrived for {self.idle_s:g} s (MODA_BODY_TIMEOUT_S)",
+            ) from None
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            if self.received > self.max_bytes:
+                raise too_large(f"a streamed request body of over {self.max_bytes} bytes", self.max_mb)
+            self.done = not message.get("more_body", False)
+        return message
+
+
+class BodyGuard:
+    """BodyWatch around every request to the app: its refusals are answered here, whatever the app
+    made of the exception (FastAPI turns errors inside body parsing into 400s)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, max_mb: float, idle_s: float) -> None:
         self.app = app
-        self.max_bytes = max_bytes
-        self.max_mb = max_mb
+        self.max_bytes, self.max_mb, self.idle_s = max_bytes, max_mb, idle_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > self.max_bytes:
-            await self._refuse(request, f"request body of {int(length)} bytes", receive, send)
+        try:
+            watch = BodyWatch(scope, receive, self.max_bytes, self.max_mb, self.idle_s)
+        except HubError as refusal:
+            await coded_response(request, refusal)(scope, receive, send)
             return
-
-        received = 0
-        exceeded = False
+        refusal: HubError | None = None
         started = False
 
-        async def limited_receive() -> Message:
-            nonlocal received, exceeded
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    exceeded = True
-                    raise _TooLarge()
-            return message
+        async def watched_receive() -> Message:
+            nonlocal refusal
+            try:
+                return await watch()
+            except HubError as error:
+                refusal = error
+                raise _Refused() from error
 
         async def guarded_send(message: Message) -> None:
             nonlocal started
-            if exceeded:
-                return  # whatever the app answers to a body cut short, the answer is 413
+            if refusal is not None:
+                return  # whatever the app answers to a body cut short, the answer is the refusal
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, guarded_send)
+            await self.app(scope, watched_receive, guarded_send)
         except Exception:
-            if not exceeded:
+            if refusal is None:
                 raise
-        if exceeded and not started:
-            what = f"a streamed request body of over {self.max_bytes} bytes"
-            await self._refuse(request, what, receive, send)
-
-    async def _refuse(self, request: Request, what: str, receive: Receive, send: Send) -> None:
-        await coded_response(request, too_large(what, self.max_mb))(request.scope, receive, send)
+        if refusal is not None and not started:
+            await coded_response(request, refusal)(scope, receive, send)
 
 
 def too_large(what: str, max_mb: float) -> HubError:

@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 def submit_job(store: RegistryStore, executor: Executor, settings: Settings, kind: str, params: dict[str, Any]) -> Job:
     """Bad parameters raise INVALID_ARGUMENT here, before anything is queued; so do models, modules
-    and data that a modularize, calibrate or replace job could not use (NOT_FOUND, INVALID_ARGUMENT...)."""
+    and data that a job could not use (NOT_FOUND, INVALID_ARGUMENT...). A modularize job identical
+    to one queued or running is that job."""
     parsed = parse_params(kind, params)
     dataset = getattr(parsed, "dataset", None)
     if dataset is not None:
@@ -33,6 +34,10 @@ def submit_job(store: RegistryStore, executor: Executor, settings: Settings, kin
         training_data(open_dataset(settings.resolved_datasets_dir, parsed.dataset, parsed.data_dir), parsed)
     elif isinstance(parsed, ModularizeParams):
         _check_modularize(store, parsed)
+        # The same split asked for again while it runs: that job, not a second one doing it again.
+        same = job_in_flight(store, kind, lambda params: parse_params(kind, params) == parsed)
+        if same is not None:
+            return same
     elif isinstance(parsed, CalibrateParams):
         check_calibration(Planner(store, settings), parsed)
     elif isinstance(parsed, ReplaceParams):

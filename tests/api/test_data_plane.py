@@ -3,6 +3,7 @@ while huge bodies and large images are decoded. Second servers share the suite's
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -34,8 +35,9 @@ def crowded(hub: LiveServer, composition: dict[str, Any]) -> Iterator[LiveServer
 
 @pytest.fixture(scope="module")
 def roomy(hub: LiveServer, composition: dict[str, Any]) -> Iterator[LiveServer]:
-    """A second server on the suite's registry with the default body and batch limits."""
-    with start_server(hub.home, {"MODA_WORKERS": "0"}) as server:
+    """A second server on the suite's registry with the default body and batch limits, which gives
+    up on a request body after 1 s of silence."""
+    with start_server(hub.home, {"MODA_WORKERS": "0", "MODA_BODY_TIMEOUT_S": "1"}) as server:
         yield server
 
 
@@ -112,6 +114,24 @@ def test_large_images_decode_without_stalling_anyone(roomy: LiveServer, composit
     assert answer.status_code == 200, answer.text
     assert len(answer.json()["predictions"]) == 24
     assert slowest < 2.0, f"a request waited {slowest:.1f} s behind the image decoding"
+
+
+@pytest.mark.parametrize("path", ["/v1/compositions/{id}/predict", "/v2/models/{id}/infer", "/v1/jobs"])
+def test_a_body_that_stalls_midway_gets_408_and_frees_its_slot(
+    roomy: LiveServer, composition: dict[str, Any], path: str
+) -> None:
+    head = (f"POST {path.format(id=composition['id'])} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            "Content-Length: 1000\r\n\r\n").encode()  # fmt: skip
+    with socket.create_connection(("127.0.0.1", roomy.port), timeout=10) as sock:
+        started = time.perf_counter()
+        sock.sendall(head + b'{"inputs": [[0, 0, ')  # ... and nothing more
+        answer = sock.recv(65536).decode()
+        waited = time.perf_counter() - started
+    assert answer.startswith("HTTP/1.1 408"), answer
+    assert "REQUEST_TIMEOUT" in answer or "stalled" in answer
+    assert 0.9 < waited < 6.0
+    with roomy.client() as client:  # the slot the stalled request held is free again
+        assert client.get("/healthz").status_code == 200
 
 
 def test_data_plane_routes_answer_only_post_and_are_measured(

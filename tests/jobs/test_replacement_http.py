@@ -233,7 +233,14 @@ def test_a_model_of_some_classes_can_be_modularized_again(client: httpx.Client) 
     assert client.get(f"/v1/models/{model_id}").json()["labels"] == ["3", "7"]
     again = client.post("/v1/jobs", json={"kind": "modularize", "params": {"model_id": model_id, "tau": 0.5}})
     assert again.status_code == 202
+    # Asked again while it is queued or running: the same job, not five more doing the same split.
+    repeats = [client.post("/v1/jobs", json={"kind": "modularize", "params": {"model_id": model_id, "tau": 0.5}})
+               for _ in range(5)]  # fmt: skip
+    assert {r.json()["id"] for r in repeats if r.status_code == 202} <= {again.json()["id"]}
+    assert all(r.status_code == 202 or r.json()["error"]["code"] == "ALREADY_EXISTS" for r in repeats)
     finished(client, again.json())
+    jobs = client.get("/v1/jobs", params={"kind": "modularize"}).json()["items"]
+    assert [j["id"] for j in jobs if j["params"]["model_id"] == model_id] == [again.json()["id"]]
     modules = client.get(f"/v1/models/{model_id}/modules", params={"tau": 0.5}).json()["items"]
     assert [(m["class_index"], m["label"]) for m in modules] == [(0, "3"), (1, "7")]
 
