@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     api_key: str | None = None
+    auth: Literal["mutations", "all"] = Field(
+        default="mutations", description="what MODA_API_KEY guards: mutating endpoints, or every endpoint but probes"
+    )
     max_upload_mb: float = Field(default=200.0, gt=0)
     max_batch: int = Field(default=4096, gt=0, description="most samples one predict call may send")
     body_timeout_s: float = Field(default=30.0, gt=0, description="a request body silent this long mid-way: 408")

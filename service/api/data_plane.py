@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from modules_store import composition_id
 from service.api.deps import Services, check_api_key
 from service.api.errors import response_for
-from service.api.guards import BodyWatch
+from service.api.guards import BodyWatch, needs_key
 from service.api.schemas import ComposePredictRequest
 from service.api.telemetry import Telemetry
 from service.errors import ErrorCode, HubError
@@ -203,8 +203,9 @@ class DataPlane:
         try:
             if scope["method"] != "POST":
                 raise StarletteHTTPException(405, headers={"Allow": "POST"})
-            if route.protected and services.settings.api_key:
-                check_api_key(call.header(b"authorization") or "", services.settings.api_key)
+            settings = services.settings
+            if settings.api_key and needs_key(settings.auth, route.protected, scope["path"]):
+                check_api_key(call.header(b"authorization") or "", settings.api_key)
             with services.admission.slot():
                 reply = await route.handler(call)
         except _ClientGone:

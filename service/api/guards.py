@@ -34,16 +34,29 @@ def protected_routes(routers: Iterable[APIRouter]) -> list[APIRoute]:
     ]
 
 
-class ApiKeyGate:
-    """401 for requests to `protected` routes when the key is missing or wrong."""
+# Open whatever MODA_AUTH says: probes (orchestrators call them without credentials) and the docs.
+OPEN_PATHS = ("/healthz", "/readyz", "/v2/health/live", "/v2/health/ready", "/docs", "/redoc", "/openapi.json")
 
-    def __init__(self, app: ASGIApp, protected: list[APIRoute], api_key: str | None) -> None:
+
+def needs_key(auth: str, declared: bool, path: str) -> bool:
+    """Whether a request needs the API key (when one is set): MODA_AUTH=mutations protects the routes
+    that declare it; MODA_AUTH=all every route but OPEN_PATHS."""
+    if auth == "all":
+        return not path.startswith(OPEN_PATHS)
+    return declared
+
+
+class ApiKeyGate:
+    """401 for requests that need the key (needs_key) when it is missing or wrong."""
+
+    def __init__(self, app: ASGIApp, protected: list[APIRoute], api_key: str | None, auth: str) -> None:
         self.app = app
         self.protected = protected
         self.api_key = api_key
+        self.auth = auth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self.api_key and self._protected(scope):
+        if scope["type"] == "http" and self.api_key and needs_key(self.auth, self._protected(scope), scope["path"]):
             request = Request(scope)
             try:
                 check_api_key(request.headers.get("authorization", ""), self.api_key)

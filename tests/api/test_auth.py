@@ -1,5 +1,6 @@
 """MODA_API_KEY: every mutating endpoint needs `Authorization: Bearer <key>`; reads and inference
-stay open. The shared server runs with a key (the restart test's server runs without one)."""
+stay open unless MODA_AUTH=all. The shared server runs with a key (the restart test's server runs
+without one)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import httpx
 import pytest
 
 from tests.api.conftest import Trained
-from tests.api.helpers import API_KEY, CLASSES, assert_error, digits, state_dict_bytes, wait_job
+from tests.api.helpers import API_KEY, AUTH, CLASSES, assert_error, digits, start_server, state_dict_bytes, wait_job
+from tests.live_server import LiveServer
 
 MUTATING = [
     ("/v1/jobs", {"json": {"kind": "train", "params": {"epochs": 1}}}),
@@ -103,3 +105,25 @@ def test_reads_and_inference_stay_open(anonymous: httpx.Client, trained: Trained
         json={"inputs": [{"name": "input", "shape": [3, 1, 8, 8], "datatype": "FP32", "data": x[:3].ravel().tolist()}]},
     )
     assert infer.status_code == 200, infer.text
+
+
+def test_with_auth_all_reads_and_inference_need_the_key_too(
+    hub: LiveServer, trained: Trained, composition: dict[str, Any]
+) -> None:
+    """MODA_AUTH=all: every endpoint but the probes and the docs; a second server on the suite's registry."""
+    x = digits().x_test[:1]
+    reads = ["/v1/models", f"/v1/models/{trained.model['id']}", "/v1/jobs", "/v1/compositions",
+             f"/v1/modules/{trained.modules[0]['id']}/onnx", f"/v2/models/{composition['id']}", "/metrics"]  # fmt: skip
+    infer = {"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32", "data": x.ravel().tolist()}]}
+    predictions = [(f"/v1/compositions/{composition['id']}/predict", {"inputs": x.tolist()}),
+                   (f"/v2/models/{composition['id']}/infer", infer)]  # fmt: skip
+    env = {"MODA_API_KEY": API_KEY, "MODA_AUTH": "all", "MODA_WORKERS": "0"}
+    with start_server(hub.home, env) as locked, locked.client() as anonymous, locked.client(headers=AUTH) as keyed:
+        for path in reads:
+            assert anonymous.get(path).status_code == 401, path
+            assert keyed.get(path).status_code == 200, path
+        for path, body in predictions:
+            assert anonymous.post(path, json=body).status_code == 401, path
+            assert keyed.post(path, json=body).status_code == 200, path
+        for probe in ("/healthz", "/readyz", "/v2/health/live", "/v2/health/ready", "/openapi.json", "/docs"):
+            assert anonymous.get(probe).status_code == 200, probe
