@@ -33,6 +33,7 @@ from modules_store.errors import (
     NotFound,
     StoreError,
     StoreErrorCode,
+    Unavailable,
 )
 from modules_store.ids import composition_id, new_id
 from modules_store.local_artifacts import LocalArtifactStore
@@ -40,15 +41,16 @@ from modules_store.sql_store import SqlStore
 from modules_store.store import MAX_OFFSET, MAX_PAGE_LIMIT, RegistryStore, all_items
 
 # URL scheme (before any "+driver") -> backend. SqlStore pins the driver itself.
-_STORE_BACKENDS: dict[str, Callable[[str], RegistryStore]] = {
+_STORE_BACKENDS: dict[str, Callable[..., RegistryStore]] = {
     "sqlite": SqlStore,
     "postgresql": SqlStore,
     "postgres": SqlStore,
 }
 
 
-def open_store(database_url: str) -> RegistryStore:
-    """The registry at `database_url`, its schema migrated to the latest revision.
+def open_store(database_url: str, *, create: bool = True) -> RegistryStore:
+    """The registry at `database_url`, its schema migrated to the latest revision. With
+    create=False an embedded (SQLite) registry that does not exist is UNAVAILABLE, not made anew.
 
     sqlite:///relative/path.db, sqlite:////absolute/path.db, postgresql+psycopg://user@host/db
     (postgresql:// and postgres:// mean the same). Anything else -> INVALID_ARGUMENT.
@@ -58,7 +60,7 @@ def open_store(database_url: str) -> RegistryStore:
     if backend is None:
         supported = ", ".join(f"{name}://" for name in _STORE_BACKENDS)
         raise InvalidArgument(f"unsupported database URL scheme {scheme!r}; supported: {supported}")
-    return backend(database_url)
+    return backend(database_url, create=create)
 
 
 __all__ = [
@@ -84,6 +86,7 @@ __all__ = [
     "SqlStore",
     "StoreError",
     "StoreErrorCode",
+    "Unavailable",
     "all_items",
     "composition_id",
     "new_id",

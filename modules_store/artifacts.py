@@ -66,6 +66,10 @@ class ArtifactStore(ABC):
         want a path (ONNX Runtime). Read it, never write it. Backends may cache the verification."""
 
     @abstractmethod
+    def holds_any(self) -> bool:
+        """Whether anything is stored at all (a registry made anew beside it would orphan it)."""
+
+    @abstractmethod
     def exists(self, sha256: str) -> bool:
         """Whether the artifact is stored (not verified: a cheap check)."""
 

@@ -43,6 +43,14 @@ def normalise_database_url(url: str) -> URL:
     )
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file of an SQLite URL; None for other databases."""
+    parsed = normalise_database_url(url)
+    if not parsed.drivername.startswith("sqlite") or parsed.database is None or parsed.query.get("uri"):
+        return None
+    return Path(parsed.database).expanduser().absolute()
+
+
 def redacted_url(url: str) -> str:
     """`url` with its password masked: the form a database URL may take in a log line."""
     try:

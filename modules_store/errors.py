@@ -5,7 +5,8 @@
      ├── AlreadyExists               ALREADY_EXISTS: a unique key is taken (integrity errors land here)
      ├── Conflict                    CONFLICT: the row exists but is in the wrong state (job transitions)
      ├── InvalidArgument             INVALID_ARGUMENT: the caller passed something malformed
-     └── CorruptArtifact             CORRUPT_ARTIFACT: a stored file no longer matches its sha256
+     ├── CorruptArtifact             CORRUPT_ARTIFACT: a stored file no longer matches its sha256
+     └── Unavailable                 UNAVAILABLE: the registry is missing, or not the one this process opened
 
 `code` is the contract, the subclasses are a convenience for `except` clauses: the service maps
 `code` to an HTTP status in one table (service/api/errors.py) and never inspects the class.
@@ -24,6 +25,7 @@ class StoreErrorCode(StrEnum):
     CONFLICT = "CONFLICT"
     INVALID_ARGUMENT = "INVALID_ARGUMENT"
     CORRUPT_ARTIFACT = "CORRUPT_ARTIFACT"
+    UNAVAILABLE = "UNAVAILABLE"
 
 
 class StoreError(Exception):
@@ -61,3 +63,8 @@ class InvalidArgument(StoreError):
 class CorruptArtifact(StoreError):
     def __init__(self, message: str) -> None:
         super().__init__(StoreErrorCode.CORRUPT_ARTIFACT, message)
+
+
+class Unavailable(StoreError):
+    def __init__(self, message: str) -> None:
+        super().__init__(StoreErrorCode.UNAVAILABLE, message)

@@ -41,6 +41,9 @@ class LocalArtifactStore(ArtifactStore):
     def __repr__(self) -> str:
         return f"LocalArtifactStore({str(self.root)!r})"
 
+    def holds_any(self) -> bool:
+        return any(path.is_file() for path in self.root.glob("??/*"))
+
     def path_for(self, sha256: str) -> Path:
         """Where the artifact lives (whether or not it exists)."""
         check_sha256(sha256)

@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from modules_store import open_artifact_store, open_store
 from service.api.app_info import VERSION
 from service.api.data_plane import DataPlane
 from service.api.data_plane_docs import documented
@@ -21,6 +20,7 @@ from service.config import Settings, get_settings
 from service.jobs.composer import Composer
 from service.jobs.executor import make_executor
 from service.jobs.reaper import Reaper
+from service.jobs.worker import open_backends
 from service.serving.admission import Admission
 from service.serving.predictor import CompositionCache, Predictor
 from service.serving.sessions import SessionCache
@@ -31,8 +31,7 @@ log = logging.getLogger(__name__)
 
 def open_services(settings: Settings) -> Services:
     settings.home.mkdir(parents=True, exist_ok=True)
-    store = open_store(settings.resolved_database_url)  # migrations run here
-    artifacts = open_artifact_store(settings.resolved_artifacts_url)
+    store, artifacts = open_backends(settings)  # migrations run here
     sessions = SessionCache(artifacts.local_path, settings.session_cache_size)
     compositions = CompositionCache(store.get_composition, settings.composition_cache_size)
     return Services(

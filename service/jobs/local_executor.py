@@ -14,9 +14,9 @@ import threading
 import time
 from multiprocessing.process import BaseProcess
 
-from modules_store import JobStatus, RegistryStore, all_items, open_store
+from modules_store import JobStatus, RegistryStore, all_items
 from service.config import Settings
-from service.jobs.worker import poll_loop, worker_id_prefix
+from service.jobs.worker import open_backends, poll_loop, worker_id_prefix
 
 log = logging.getLogger(__name__)
 KIND = "local"
@@ -71,7 +71,7 @@ class LocalExecutor:
         self._supervisor = threading.Thread(target=self._supervise, name="local-workers", daemon=True)
 
     def start(self) -> None:
-        store = open_store(self.settings.resolved_database_url)
+        store, _ = open_backends(self.settings)
         try:
             recovered = recover_dead_local_workers(store)
         finally:
@@ -120,7 +120,7 @@ class LocalExecutor:
             self._processes[i] = self._spawn()
 
     def _supervise(self) -> None:
-        store = open_store(self.settings.resolved_database_url)
+        store, _ = open_backends(self.settings)
         try:
             while not self._stop.wait(1.0):
                 try:

@@ -25,6 +25,7 @@ def submit_job(store: RegistryStore, executor: Executor, settings: Settings, kin
     and data that a job could not use (NOT_FOUND, INVALID_ARGUMENT...). A modularize job identical
     to one queued or running is that job."""
     parsed = parse_params(kind, params)
+    store.ping()  # UNAVAILABLE (503) when the registry is gone: a job queued there would be lost
     dataset = getattr(parsed, "dataset", None)
     if dataset is not None:
         # A data_dir outside MODA_DATASETS_DIR is refused now, not by a failed job later.

@@ -25,7 +25,11 @@ def worker_id(kind: str) -> str:
 
 
 def open_backends(settings: Settings) -> tuple[RegistryStore, ArtifactStore]:
-    return open_store(settings.resolved_database_url), open_artifact_store(settings.resolved_artifacts_url)
+    """The registry and the artifact store, as every process of the service opens them. An embedded
+    registry is created only where no artifacts are stored yet: a registry file deleted under a
+    running service must not be replaced by an empty one that silently orphans everything."""
+    artifacts = open_artifact_store(settings.resolved_artifacts_url)
+    return open_store(settings.resolved_database_url, create=not artifacts.holds_any()), artifacts
 
 
 def poll_loop(settings: Settings, stop: threading.Event | None = None) -> None:
@@ -36,6 +40,7 @@ def poll_loop(settings: Settings, stop: threading.Event | None = None) -> None:
     stop = stop or threading.Event()
     while not stop.is_set():
         try:
+            store.ping()  # a registry replaced under this process: claim nothing from its stale copy
             job = store.claim_job(me)
         except Exception:  # the database is restarting: wait and retry
             log.exception("claiming a job failed")

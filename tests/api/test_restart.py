@@ -115,3 +115,26 @@ def test_a_job_killed_with_its_server_is_requeued_then_failed_never_stuck(
     assert predicted.status_code == 200, predicted.text
     assert np.isfinite([list(p["probabilities"].values()) for p in predicted.json()["predictions"]]).all()
     client.close()
+
+
+def test_a_registry_deleted_under_the_server_is_noticed_and_never_replaced(
+    home: Path, servers: list[LiveServer]
+) -> None:
+    server, client = start(home, servers)
+    job = client.post("/v1/jobs", json={"kind": "train", "params": {"dataset": "digits", "epochs": 1}}).json()
+    succeeded(client, job["id"])
+    for suffix in ("", "-wal", "-shm"):
+        (home / f"registry.db{suffix}").unlink(missing_ok=True)
+
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and ready.json()["checks"]["database"] == "unavailable"
+    refused = client.post("/v1/jobs", json={"kind": "train", "params": {"dataset": "digits", "epochs": 1}})
+    assert refused.status_code == 503 and refused.json()["error"]["code"] == "UNAVAILABLE"
+    assert "removed or replaced" in server.log.read_text()  # the operator reads why
+    server.stop()
+
+    with pytest.raises(RuntimeError, match="server exited"):
+        start(home, servers)  # artifacts are stored: an empty registry beside them would orphan them
+    assert not (home / "registry.db").exists()
+    refusal = "does not exist, and this process may not create it"
+    assert any(refusal in log.read_text() for log in home.glob("server-*.log"))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from modules_store import SqlStore, StoreError, open_store
+from modules_store import SqlStore, StoreError, Unavailable, open_store
 from modules_store.engine import normalise_database_url
 
 
@@ -65,8 +65,34 @@ def test_ping_reports_an_unreachable_database_without_its_password() -> None:
     store = SqlStore("postgresql://moda:s3cret@127.0.0.1:1/none", migrate=False)
     try:
         assert "s3cret" not in repr(store)
-        with pytest.raises(ConnectionError) as error:
+        with pytest.raises(Unavailable) as error:
             store.ping()
-        assert "s3cret" not in str(error.value)
+        assert error.value.code == "UNAVAILABLE" and "s3cret" not in str(error.value)
+    finally:
+        store.close()
+
+
+def test_an_embedded_registry_is_only_made_where_asked(tmp_path: Path) -> None:
+    missing = tmp_path / "registry.db"
+    with pytest.raises(Unavailable) as error:
+        SqlStore(f"sqlite:///{missing}", create=False)
+    assert str(missing) in error.value.message and "does not exist" in error.value.message
+    assert not missing.exists()
+    SqlStore(f"sqlite:///{missing}").close()  # create=True (the default) makes it
+    SqlStore(f"sqlite:///{missing}", create=False).close()  # and then it exists
+
+
+def test_ping_notices_the_registry_file_removed_or_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "registry.db"
+    store = SqlStore(f"sqlite:///{path}")
+    try:
+        store.ping()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        with pytest.raises(Unavailable, match="removed or replaced"):
+            store.ping()
+        SqlStore(f"sqlite:///{path}").close()  # another one at the same path is not the one opened
+        with pytest.raises(Unavailable, match="removed or replaced"):
+            store.ping()
     finally:
         store.close()
