@@ -3,6 +3,7 @@ while huge bodies and large images are decoded. Second servers share the suite's
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -66,6 +67,18 @@ def test_inferences_past_the_limit_get_429_with_retry_after(crowded: LiveServer,
         assert v2.status_code == 200
 
 
+def read_response(sock: socket.socket) -> str:
+    """One whole HTTP response (head and Content-Length body) from a raw socket."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = int(re.search(rb"content-length: (\d+)", head, re.IGNORECASE).group(1))  # type: ignore[union-attr]
+    while len(body) < length:
+        body += sock.recv(65536)
+    return (head + b"\r\n\r\n" + body).decode()
+
+
 def _responsive_while(work: Any, server: LiveServer, composition: dict[str, Any]) -> tuple[Any, float]:
     """Run `work()` in a thread; meanwhile /healthz and a one-sample prediction must keep answering.
     Returns what `work` returned and the slowest of those answers, in seconds."""
@@ -125,7 +138,7 @@ def test_a_body_that_stalls_midway_gets_408_and_frees_its_slot(
     with socket.create_connection(("127.0.0.1", roomy.port), timeout=10) as sock:
         started = time.perf_counter()
         sock.sendall(head + b'{"inputs": [[0, 0, ')  # ... and nothing more
-        answer = sock.recv(65536).decode()
+        answer = read_response(sock)
         waited = time.perf_counter() - started
     assert answer.startswith("HTTP/1.1 408"), answer
     assert "REQUEST_TIMEOUT" in answer or "stalled" in answer
