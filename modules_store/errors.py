@@ -6,12 +6,13 @@
      ├── Conflict                    CONFLICT: the row exists but is in the wrong state (job transitions)
      ├── InvalidArgument             INVALID_ARGUMENT: the caller passed something malformed
      ├── CorruptArtifact             CORRUPT_ARTIFACT: a stored file no longer matches its sha256
-     └── Unavailable                 UNAVAILABLE: the registry is missing, or not the one this process opened
+     ├── Unavailable                 UNAVAILABLE: the registry is missing, or not the one this process opened
+     └── StorageFull                 INSUFFICIENT_STORAGE: the disk under the registry or the artifacts is full
 
 `code` is the contract, the subclasses are a convenience for `except` clauses: the service maps
 `code` to an HTTP status in one table (service/api/errors.py) and never inspects the class.
-Database-driver and OS exceptions that are not translated here (the database is down, the disk is
-full) propagate unchanged: they are outages, not answers.
+Database-driver and OS exceptions that are not translated here propagate unchanged: they are
+outages, not answers. A full disk is translated (StorageFull), because its remedy is the operator's.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class StoreErrorCode(StrEnum):
     INVALID_ARGUMENT = "INVALID_ARGUMENT"
     CORRUPT_ARTIFACT = "CORRUPT_ARTIFACT"
     UNAVAILABLE = "UNAVAILABLE"
+    INSUFFICIENT_STORAGE = "INSUFFICIENT_STORAGE"
 
 
 class StoreError(Exception):
@@ -68,3 +70,11 @@ class CorruptArtifact(StoreError):
 class Unavailable(StoreError):
     def __init__(self, message: str) -> None:
         super().__init__(StoreErrorCode.UNAVAILABLE, message)
+
+
+class StorageFull(StoreError):
+    def __init__(self, message: str) -> None:
+        super().__init__(StoreErrorCode.INSUFFICIENT_STORAGE, message)
+
+
+DISK_FULL_ERRNOS = frozenset({28, 122})  # ENOSPC, EDQUOT

@@ -11,7 +11,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from modules_store.artifacts import ArtifactStore, check_sha256, read_chunks, sha256_of_chunks
-from modules_store.errors import CorruptArtifact, NotFound
+from modules_store.errors import DISK_FULL_ERRNOS, CorruptArtifact, NotFound, StorageFull
 
 _TEMP_PREFIX = ".incoming-"
 # Identity of a file's current content as far as the OS tells it without reading the file.
@@ -125,9 +125,11 @@ class LocalArtifactStore(ArtifactStore):
             os.replace(temp, target)
             _fsync_directory(target.parent)
             return sha256
-        except BaseException:
+        except BaseException as error:
             with suppress(FileNotFoundError):
                 temp.unlink()
+            if isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS:
+                raise StorageFull(f"the artifact store {self.root} is full: nothing was stored") from error
             raise
 
 

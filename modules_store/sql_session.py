@@ -7,12 +7,12 @@ from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine, Select, func, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from modules_store.engine import immediate
 from modules_store.entities import Page
-from modules_store.errors import AlreadyExists, InvalidArgument, NotFound, StoreError
+from modules_store.errors import DISK_FULL_ERRNOS, AlreadyExists, InvalidArgument, NotFound, StorageFull, StoreError
 from modules_store.store import MAX_OFFSET, MAX_PAGE_LIMIT
 
 EntityT = TypeVar("EntityT", covariant=True)
@@ -20,6 +20,7 @@ EntityT = TypeVar("EntityT", covariant=True)
 
 class EntityRow(Protocol[EntityT]):
     def to_entity(self) -> EntityT: ...
+
 
 _PG_FOREIGN_KEY_VIOLATION = "23503"
 _PG_LOCK_SPACE = 0x6D6F_6461  # "moda": the first half of the registry's two-part advisory lock keys
@@ -44,11 +45,26 @@ class SqlSessions:
         except IntegrityError as error:
             session.rollback()
             raise translate_integrity_error(error) from error
+        except OperationalError as error:
+            session.rollback()
+            if _disk_full(error):
+                raise StorageFull("the registry's disk is full: the change was not written") from error
+            raise
         except BaseException:
             session.rollback()
             raise
         finally:
             session.close()
+
+
+def _disk_full(error: OperationalError) -> bool:
+    """SQLite's SQLITE_FULL, PostgreSQL's disk_full (SQLSTATE 53100), or the OS saying so."""
+    cause = error.orig
+    return (
+        "database or disk is full" in str(cause)
+        or getattr(cause, "sqlstate", None) == "53100"
+        or getattr(cause, "errno", None) in DISK_FULL_ERRNOS
+    )
 
 
 def serialise_on(session: Session, key: str) -> None:
@@ -89,9 +105,7 @@ def check_page(offset: int, limit: int) -> None:
         raise InvalidArgument(f"limit must be between 1 and {MAX_PAGE_LIMIT}, got {limit}")
 
 
-def fetch_page(
-    session: Session, query: Select[tuple[EntityRow[EntityT]]], *, offset: int, limit: int
-) -> Page[EntityT]:
+def fetch_page(session: Session, query: Select[tuple[EntityRow[EntityT]]], *, offset: int, limit: int) -> Page[EntityT]:
     """The listing page of the ordered `query` from `offset` (at most `limit` rows, as entities),
     with how many rows the query has in all."""
     check_page(offset, limit)

@@ -34,6 +34,7 @@ class Settings(BaseSettings):
         default="mutations", description="what MODA_API_KEY guards: mutating endpoints, or every endpoint but probes"
     )
     max_upload_mb: float = Field(default=200.0, gt=0)
+    min_free_mb: float = Field(default=100.0, ge=0, description="below this much free disk, /readyz says not ready")
     max_batch: int = Field(default=4096, gt=0, description="most samples one predict call may send")
     body_timeout_s: float = Field(default=30.0, gt=0, description="a request body silent this long mid-way: 408")
     session_cache_size: int = Field(default=64, gt=0, description="ONNX Runtime sessions kept warm")

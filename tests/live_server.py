@@ -46,7 +46,8 @@ class LiveServer:
         self.process: subprocess.Popen[bytes] | None = None
         self.log = home / f"server-{self.port}.log"
 
-    def start(self, timeout: float = 60.0) -> LiveServer:
+    def start(self, timeout: float = 60.0, until: str = "/readyz") -> LiveServer:
+        """Start the server and wait until `until` answers 200 (/healthz for a server meant to be unready)."""
         self.home.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
@@ -56,11 +57,9 @@ class LiveServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"server exited with {self.process.returncode}:\n{self.log.read_text()[-3000:]}"
-                )
+                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log.read_text()[-3000:]}")
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=1.0).status_code == 200:
+                if httpx.get(f"{self.url}{until}", timeout=1.0).status_code == 200:
                     return self
             except httpx.TransportError:
                 pass
@@ -93,9 +92,7 @@ class LiveServer:
                 self.process.wait()
 
 
-def wait_for(
-    predicate: Callable[[], T], timeout: float = 120.0, interval: float = 0.2, what: str = "it"
-) -> T:
+def wait_for(predicate: Callable[[], T], timeout: float = 120.0, interval: float = 0.2, what: str = "it") -> T:
     """Poll until `predicate()` returns something truthy; return it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -39,6 +39,7 @@ STATUS: dict[str, int] = {
     ErrorCode.CORRUPT_ARTIFACT: 500,  # our fault, but named: the file is refused, never served
     ErrorCode.INTERNAL: 500,
     ErrorCode.UNAVAILABLE: 503,
+    ErrorCode.INSUFFICIENT_STORAGE: 507,
 }
 # Framework-raised HTTP errors (unknown route, wrong method) get a code too.
 HTTP_CODES = {
@@ -64,6 +65,7 @@ def error_response(request: Request, status: int, code: str, message: str) -> JS
 
 # What a caller reads of a server-side failure; the message itself (paths, hosts) goes to the log.
 SERVER_SIDE = {
+    ErrorCode.INSUFFICIENT_STORAGE: "the server's storage is full; nothing was stored; retry once space is freed",
     ErrorCode.UNAVAILABLE: "the registry is unavailable; nothing was changed; the server log says why",
     ErrorCode.CORRUPT_ARTIFACT: "a stored file is damaged or missing and was not served; the server log says which",
     ErrorCode.INTERNAL: "the server failed; its log has the details",

@@ -28,7 +28,17 @@ def test_healthz_and_readyz(anonymous: httpx.Client) -> None:
     assert anonymous.get("/healthz").json() == {"status": "ok"}
     ready = anonymous.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "checks": {"database": "ok", "artifacts": "ok"}}
+    assert ready.json() == {"status": "ready", "checks": {"database": "ok", "artifacts": "ok", "storage": "ok"}}
+
+
+def test_readiness_fails_when_the_disk_runs_low(hub: LiveServer) -> None:
+    # A second server on the suite's registry that wants more free space than any disk has.
+    env = {"MODA_MIN_FREE_MB": str(10**12), "MODA_WORKERS": "0"}
+    with LiveServer(hub.home, env).start(until="/healthz") as low:
+        ready = httpx.get(f"{low.url}/readyz")
+        assert ready.status_code == 503 and ready.json()["checks"]["storage"] == "unavailable"
+        assert ready.json()["checks"]["database"] == "ok"
+        assert "MODA_MIN_FREE_MB" in low.log.read_text()  # the operator reads how much is free
 
 
 def test_readiness_fails_while_the_artifact_store_is_gone(anonymous: httpx.Client, hub: LiveServer) -> None:

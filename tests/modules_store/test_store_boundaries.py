@@ -9,7 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from modules_store import AlreadyExists, Conflict, CorruptArtifact, InvalidArgument, NotFound, StoreError, open_store
+from modules_store import (
+    AlreadyExists,
+    Conflict,
+    CorruptArtifact,
+    InvalidArgument,
+    NotFound,
+    StorageFull,
+    StoreError,
+    Unavailable,
+    open_store,
+)
 from modules_store.errors import StoreErrorCode
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,6 +61,8 @@ def test_importing_the_registry_loads_nothing_forbidden() -> None:
         (Conflict, "CONFLICT"),
         (InvalidArgument, "INVALID_ARGUMENT"),
         (CorruptArtifact, "CORRUPT_ARTIFACT"),
+        (Unavailable, "UNAVAILABLE"),
+        (StorageFull, "INSUFFICIENT_STORAGE"),
     ],
 )
 def test_each_error_carries_its_code(error_type: type[StoreError], code: str) -> None:

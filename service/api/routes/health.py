@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import shutil
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service.api.deps import ServicesDep
+from service.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +28,11 @@ def readiness(services: ServicesDep) -> tuple[bool, dict[str, str]]:
     Anyone may ask, so the answer names the failing check only; why it failed (which host, which
     directory) goes to the log for the operator."""
     checks = {}
-    for name, ping in (("database", services.store.ping), ("artifacts", services.artifacts.ping)):
+    for name, ping in (
+        ("database", services.store.ping),
+        ("artifacts", services.artifacts.ping),
+        ("storage", lambda: _enough_free_space(services.settings)),
+    ):
         try:
             ping()
             checks[name] = "ok"
@@ -34,6 +40,15 @@ def readiness(services: ServicesDep) -> tuple[bool, dict[str, str]]:
             log.warning("readiness check %s failed: %s", name, error)
             checks[name] = "unavailable"
     return all(v == "ok" for v in checks.values()), checks
+
+
+def _enough_free_space(settings: Settings) -> None:
+    """OSError when the disk under MODA_HOME has less than MODA_MIN_FREE_MB free: writes would fail."""
+    free_mb = shutil.disk_usage(settings.home).free / (1024 * 1024)
+    if free_mb < settings.min_free_mb:
+        raise OSError(
+            f"{free_mb:.0f} MB free under {settings.home}, less than MODA_MIN_FREE_MB={settings.min_free_mb:g}"
+        )
 
 
 @router.get("/readyz")
