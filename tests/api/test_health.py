@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -138,3 +139,20 @@ def test_openapi_describes_every_endpoint(anonymous: httpx.Client) -> None:
     docs = anonymous.get("/docs")
     assert docs.status_code == 200 and docs.headers["content-type"].startswith("text/html")
     assert "swagger" in docs.text.lower() and "/openapi.json" in docs.text
+
+
+def test_every_reference_in_the_openapi_document_resolves(anonymous: httpx.Client) -> None:
+    """Client generators stop at the first dangling $ref (the V2 infer body once pointed at #/$defs)."""
+    spec = anonymous.get("/openapi.json").json()
+    refs = set(re.findall(r'"\$ref": ?"([^"]+)"', json.dumps(spec)))
+    assert refs, "the document references no schema at all"
+    schemas = spec["components"]["schemas"]
+    dangling = [
+        ref for ref in refs if not ref.startswith("#/components/schemas/") or ref.rsplit("/", 1)[1] not in schemas
+    ]
+    assert dangling == []
+    infer = spec["paths"]["/v2/models/{name}/infer"]["post"]
+    assert infer["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/InferRequestBody"
+    }
+    assert {"200", "400", "404", "429"} <= set(infer["responses"])

@@ -205,6 +205,14 @@ def test_weights_that_do_not_fit_the_architecture_are_refused(client: httpx.Clie
     assert ingest_jobs(client) == before
 
 
+def test_an_upload_with_two_weights_files_is_refused_not_guessed(client: httpx.Client) -> None:
+    before = client.get("/v1/jobs").json()["total"]
+    files = [("file", ("a.pt", state_dict_bytes(seed=1))), ("file", ("b.pt", state_dict_bytes(seed=2)))]
+    response = client.post("/v1/models", files=files, data={"arch": "mlp", "dataset": "digits"})
+    assert_error(response, 400, "INVALID_ARGUMENT", "2 parts named 'file'")
+    assert client.get("/v1/jobs").json()["total"] == before
+
+
 def test_upload_form_errors_name_the_field(client: httpx.Client) -> None:
     before = ingest_jobs(client)
     weights = state_dict_bytes()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 
 from service.api.deps import ArtifactsDep, Authorized, ExecutorDep, Offset, SettingsDep, StoreDep
 from service.api.downloads import artifact_response
@@ -35,9 +35,7 @@ def get_model(model_id: str, store: StoreDep) -> ModelPublic:
     return ModelPublic.of(store.get_model(model_id))
 
 
-@router.get(
-    "/{model_id}/onnx", response_class=Response, responses={200: {"content": {"application/onnx": {}}}}
-)
+@router.get("/{model_id}/onnx", response_class=Response, responses={200: {"content": {"application/onnx": {}}}})
 def download_model(model_id: str, request: Request, store: StoreDep, artifacts: ArtifactsDep) -> Response:
     """The whole model as ONNX (raw pixels in, every class's logit out), as its modules are served."""
     model = store.get_model(model_id)
@@ -71,7 +69,15 @@ def _labels(raw: str | None) -> list[str] | None:
     return parsed
 
 
-@router.post("", status_code=202, response_model=JobPublic, dependencies=[Authorized])
+async def one_weights_file(request: Request) -> None:
+    """FastAPI would keep the last of several parts named `file`: refuse the upload instead of guessing.
+    The form is the one FastAPI parsed already (Starlette caches it on the request)."""
+    parts = len((await request.form()).getlist("file"))
+    if parts > 1:
+        raise HubError(ErrorCode.INVALID_ARGUMENT, f"the upload has {parts} parts named 'file': send one weights file")
+
+
+@router.post("", status_code=202, response_model=JobPublic, dependencies=[Authorized, Depends(one_weights_file)])
 def upload_model(
     store: StoreDep,
     artifacts: ArtifactsDep,
