@@ -127,3 +127,9 @@ def test_train_jobs_the_data_cannot_serve_are_refused_at_submit(
     params = {"dataset": "digits", "epochs": 1} | change
     assert_error(client.post("/v1/jobs", json={"kind": "train", "params": params}), status, code, *fragments)
     assert job_count(client) == before  # nothing queued
+
+
+def test_missing_data_is_named_without_the_servers_paths(client: httpx.Client, hub: LiveServer) -> None:
+    response = client.post("/v1/jobs", json={"kind": "train", "params": {"dataset": "mnist", "epochs": 1}})
+    message = assert_error(response, 400, "DATASET_UNAVAILABLE", "train-images-idx3-ubyte", "MODA_DATASETS_DIR/mnist")
+    assert str(hub.home) not in message and str(hub.home.resolve()) not in message

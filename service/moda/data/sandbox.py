@@ -65,5 +65,14 @@ def _load(dataset: str, path: Path | None) -> ImageDataset:
 
 
 def open_dataset(root: Path, dataset: str, data_dir: str | None) -> ImageDataset:
-    """The dataset, loaded once per process (callers must not modify its tensors)."""
-    return _load(dataset, resolve_data_dir(root, dataset, data_dir))
+    """The dataset, loaded once per process (callers must not modify its tensors).
+
+    Refusals name files below `root` as MODA_DATASETS_DIR/...: the caller learns which files are
+    missing without learning where the server keeps them."""
+    try:
+        return _load(dataset, resolve_data_dir(root, dataset, data_dir))
+    except HubError as error:
+        message = error.message
+        for spelling in {str(root.resolve()), str(root)}:
+            message = message.replace(spelling, "MODA_DATASETS_DIR")
+        raise HubError(error.code, message) from error
