@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from modules_store import RegistryStore
 from service.api.app_info import VERSION
 from service.api.data_plane import DataPlane
 from service.api.data_plane_docs import documented
@@ -18,7 +19,7 @@ from service.api.routes import compositions, health, jobs, models, modules, v2
 from service.api.telemetry import Telemetry, TelemetryMiddleware
 from service.config import Settings, get_settings
 from service.jobs.composer import Composer
-from service.jobs.executor import make_executor
+from service.jobs.executor import Executor, make_executor
 from service.jobs.reaper import Reaper
 from service.jobs.worker import open_backends
 from service.serving.admission import Admission
@@ -50,9 +51,9 @@ def open_services(settings: Settings) -> Services:
 class JobSupervision:
     """The executor's workers and the reaper: run by exactly one process of a server."""
 
-    def __init__(self, settings: Settings, services: Services) -> None:
-        self.executor = services.executor
-        self.reaper = Reaper(settings, services.store, services.executor)
+    def __init__(self, settings: Settings, store: RegistryStore, executor: Executor) -> None:
+        self.executor = executor
+        self.reaper = Reaper(settings, store, executor)
 
     def start(self) -> None:
         self.executor.start()
@@ -71,7 +72,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = open_services(settings)
-        jobs = JobSupervision(settings, services) if run_jobs else None
+        jobs = JobSupervision(settings, services.store, services.executor) if run_jobs else None
         if jobs is not None:
             jobs.start()
         app.state.services = services

@@ -38,7 +38,7 @@ from service.api.telemetry import Telemetry
 from service.errors import ErrorCode, HubError
 from service.jobs.composer import PRUNE
 from service.serving.inputs import decode_tensor, parse_json
-from service.serving.predictor import MODEL_VERSION, check_version
+from service.serving.predictor import MODEL_VERSION
 from service.serving.v2 import HEADER_LENGTH, parse_header_length
 
 JSON = "application/json"
@@ -163,8 +163,7 @@ async def infer(call: Call) -> Reply:
 def _infer(
     services: Services, name: str, version: str, body: bytes, header_length: str | None
 ) -> tuple[bytes, dict[str, str]]:
-    served = services.predictor.compositions.get(name)  # 404 for an unknown model, before its version
-    check_version(name, version)
+    served = services.predictor.model(name, version)
     return services.predictor.infer(served, body, parse_header_length(header_length))
 
 

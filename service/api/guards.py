@@ -119,11 +119,10 @@ class BodyGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request = Request(scope)
         try:
             watch = BodyWatch(scope, receive, self.max_bytes, self.max_mb, self.idle_s)
         except HubError as refusal:
-            await coded_response(request, refusal)(scope, receive, send)
+            await coded_response(Request(scope), refusal)(scope, receive, send)
             return
         refusal: HubError | None = None
         started = False
@@ -150,7 +149,7 @@ class BodyGuard:
             if refusal is None:
                 raise
         if refusal is not None and not started:
-            await coded_response(request, refusal)(scope, receive, send)
+            await coded_response(Request(scope), refusal)(scope, receive, send)
 
 
 def too_large(what: str, max_mb: float) -> HubError:

@@ -20,8 +20,10 @@ import time
 import uvicorn
 from fastapi import FastAPI
 
-from service.api.app import JobSupervision, create_app, open_services
+from service.api.app import JobSupervision, create_app
 from service.config import Settings, get_settings
+from service.jobs.executor import make_executor
+from service.jobs.worker import open_backends
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +42,14 @@ def serve(settings: Settings) -> None:
     # API processes are spawned afresh and read their settings from the environment: hand them
     # what the command line chose.
     os.environ["MODA_HOST"], os.environ["MODA_PORT"] = settings.host, str(settings.port)
-    services = open_services(settings)  # also brings the schema up to date before any API opens it
-    jobs = JobSupervision(settings, services)
+    store, _ = open_backends(settings)  # also brings the schema up to date before any API opens it
+    jobs = JobSupervision(settings, store, make_executor(settings))
     jobs.start()
     try:
         uvicorn.run(f"{__name__}:create_api_app", factory=True, workers=processes, **options)  # type: ignore[arg-type]
     finally:
         jobs.stop()
-        services.store.close()
+        store.close()
 
 
 def create_api_app() -> FastAPI:

@@ -27,7 +27,7 @@ from modules_store import ArtifactStore, Composition, Model, Module, NotFound, R
 from service.config import Settings
 from service.errors import ErrorCode, HubError
 from service.moda.combine import CombinedClassifier, Pick
-from service.moda.compose import compose, keep_plan, param_count
+from service.moda.compose import compose_served, keep_plan, param_count
 from service.moda.data import ImageDataset
 from service.moda.data.sandbox import canonical_dataset_key, dataset_key, open_dataset, split_dataset_key
 from service.moda.decompose import ClassMask
@@ -188,8 +188,7 @@ class Composer(Planner):
     def pruned_part(self, model: Model, modules: Sequence[Module]) -> Part:
         net = _network(self.artifacts, model.weights_sha256)
         plan = keep_plan(net, [_mask(self.artifacts, m.mask_sha256) for m in modules])
-        served = compose(net, plan, align=self.settings.channel_align)
-        kept = compose(net, plan) if self.settings.channel_align > 1 else served  # what MODA's figures count
+        served, kept = compose_served(net, plan, self.settings.channel_align)
         return Part(model, served, param_count(kept), _macs(kept), param_count(net), _macs(net))
 
     def full_part(self, model: Model) -> Part:
@@ -292,9 +291,7 @@ class Composer(Planner):
             built = self.combine(modules, models)
             return self.store_built(cid, CONCAT, built, [m.id for m in modules], test_data=None)
 
-    def _test_split(
-        self, model: Model, modules: Sequence[Module]
-    ) -> tuple[torch.Tensor, torch.Tensor] | None:
+    def _test_split(self, model: Model, modules: Sequence[Module]) -> tuple[torch.Tensor, torch.Tensor] | None:
         """The model's test samples of the selected classes, labelled by output position."""
         try:
             data = self.dataset_of(model, labels=[m.label for m in modules])

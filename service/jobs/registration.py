@@ -18,7 +18,7 @@ from typing import Any
 from modules_store import AlreadyExists, Dataset, Model, Module, NewModule, RegistryStore, all_items
 from service.errors import ErrorCode, HubError
 from service.jobs.context import JobContext
-from service.moda.compose import compose, keep_plan, param_count
+from service.moda.compose import compose_served, keep_plan, param_count
 from service.moda.data import ImageDataset
 from service.moda.data.sandbox import dataset_key
 from service.moda.decompose import activation_rates, class_masks
@@ -79,9 +79,7 @@ def prepare_modules(
         ctx.check_cancelled()
         c = mask.class_index
         ctx.report(stage="modularizing", module=c + 1, modules=len(masks), tau=tau)
-        plan = keep_plan(net, [mask])
-        module_net = compose(net, plan)
-        served = compose(net, plan, align=ctx.settings.channel_align)
+        served, module_net = compose_served(net, keep_plan(net, [mask]), ctx.settings.channel_align)
         onnx = export_onnx(served, [labels[c]], [c])
         prepared.append(
             NewModule(

@@ -174,6 +174,13 @@ def compose(model: ModularNet, plan: KeepPlan, align: int = 1) -> ModularNet:
     return composed.to(device).eval()
 
 
+def compose_served(model: ModularNet, plan: KeepPlan, align: int) -> tuple[ModularNet, ModularNet]:
+    """(served, kept): the composition padded to `align`, which is what runs, and the same without
+    padding, which is what MODA's size and MAC figures count (one network when `align` is 1)."""
+    kept = compose(model, plan)
+    return (compose(model, plan, align) if align > 1 else kept), kept
+
+
 def _kept_size(shape: torch.Size, dims: Sequence[Dim | None], plan: KeepPlan) -> int:
     size = 1
     for extent, dim in zip(shape, dims or (None,) * len(shape), strict=True):

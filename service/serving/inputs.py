@@ -168,14 +168,13 @@ def parse_json(body: bytes) -> Any:
         raise _invalid(f"the body is not valid JSON: {error}") from error
 
 
-def check_value_count(json_text: bytes | memoryview, spec: InputSpec, max_batch: int) -> None:
+def check_value_count(json_text: bytes, spec: InputSpec, max_batch: int) -> None:
     """INVALID_ARGUMENT when JSON text holds more values than a full batch of `spec` samples.
 
     In JSON every value but the first follows a comma, so counting commas (at memchr speed) bounds
     what parsing would build, before a single Python object is made."""
     limit = max_batch * spec.numel
-    commas = bytes(json_text).count(b",") if isinstance(json_text, memoryview) else json_text.count(b",")
-    if commas > limit + 64:  # 64: room for the other members of the object
+    if json_text.count(b",") > limit + 64:  # 64: room for the other members of the object
         raise _invalid(
             f"the body holds more than {limit} values: at most {max_batch} samples of {spec.numel} "
             "pixels are accepted per request"

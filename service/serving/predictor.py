@@ -81,16 +81,19 @@ class CompositionCache:
                 self._items.popitem(last=False)
         return served
 
-    def forget(self, composition_id: str) -> None:
-        with self._lock:
-            self._items.pop(composition_id, None)
-
 
 class Predictor:
     def __init__(self, compositions: CompositionCache, sessions: SessionCache, max_batch: int) -> None:
         self.compositions = compositions
         self.sessions = sessions
         self.max_batch = max_batch
+
+    def model(self, name: str, version: str) -> Served:
+        """The V2 model `name` (a composition id) at `version`: NOT_FOUND for an unknown composition,
+        then for any version but its one."""
+        served = self.compositions.get(name)
+        check_version(name, version)
+        return served
 
     def logits(self, served: Served, batch: np.ndarray) -> np.ndarray:
         return self.sessions.run(served.composition.onnx_sha256, batch)  # (N, K)
@@ -112,9 +115,7 @@ class Predictor:
 
     def infer(self, served: Served, body: bytes, header_length: int | None) -> tuple[bytes, dict[str, str]]:
         """A V2 inference request (JSON, or JSON and binary tensors) -> (response body, headers)."""
-        check_value_count(
-            body if header_length is None else memoryview(body)[:header_length], served.spec, self.max_batch
-        )
+        check_value_count(body if header_length is None else body[:header_length], served.spec, self.max_batch)
         request = parse_infer_request(body, header_length)
         logits = self.logits(served, request.batch(served.spec, self.max_batch))
         outputs = compute_outputs(logits, request.outputs)

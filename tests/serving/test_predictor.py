@@ -53,14 +53,6 @@ def test_misses_are_not_remembered_so_a_composition_made_later_is_found() -> Non
     assert cache.get("later").id == "later"
 
 
-def test_forget_drops_an_entry() -> None:
-    registry = Registry(["a"])
-    cache = CompositionCache(registry.get_composition, capacity=4)
-    cache.get("a")
-    cache.forget("a")
-    assert cache.cached("a") is None
-
-
 def test_a_composition_has_one_version() -> None:
     check_version("c0", "1")
     with pytest.raises(HubError) as error:

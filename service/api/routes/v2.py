@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from service.api.app_info import NAME, VERSION
 from service.api.deps import ServicesDep
 from service.api.routes.health import readiness
-from service.serving.predictor import MODEL_VERSION, check_version
+from service.serving.predictor import MODEL_VERSION
 from service.serving.v2 import model_metadata
 from service.serving.v2_models import ModelMetadata, V2Error
 
@@ -40,14 +40,12 @@ def ready(services: ServicesDep) -> JSONResponse:
 @router.get("/models/{name}", response_model=ModelMetadata)
 @router.get("/models/{name}/versions/{version}", response_model=ModelMetadata, include_in_schema=False)
 def metadata(name: str, services: ServicesDep, version: str = MODEL_VERSION) -> dict:
-    served = services.predictor.compositions.get(name)
-    check_version(name, version)
+    served = services.predictor.model(name, version)
     return model_metadata(served.id, MODEL_VERSION, served.spec, len(served.composition.classes))
 
 
 @router.get("/models/{name}/ready")
 @router.get("/models/{name}/versions/{version}/ready", include_in_schema=False)
 def model_ready(name: str, services: ServicesDep, version: str = MODEL_VERSION) -> dict:
-    services.predictor.compositions.get(name)  # 404 for an unknown model
-    check_version(name, version)
+    services.predictor.model(name, version)  # 404 for an unknown model or version
     return {"name": name, "ready": True}
