@@ -8,7 +8,7 @@ import pytest
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from service.errors import HubError
-from service.jobs.params import parse_params
+from service.jobs.kinds import parse_params
 from service.validation_messages import describe_validation_errors
 
 

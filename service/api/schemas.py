@@ -4,14 +4,39 @@ mask hashes); entities convert with `XPublic.of(entity)`."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, Literal, Self, TypeVar
+from typing import Annotated, Any, Generic, Literal, Self, TypeVar, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, TypeAdapter, create_model
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
-from modules_store import Page
+from modules_store import JobStatus, Page
+from service.errors import ErrorCode
+from service.jobs.kinds import JOB_KINDS, JobKind
 from service.jobs.params import DataDirNeedsDataset, DatasetName
 
 T = TypeVar("T")
+
+# sklearn's first digits test image, a 0, on the digits' own scale (0..16): a sample that classifies.
+DIGIT_ZERO = [
+    [0, 0, 5, 13, 9, 1, 0, 0], [0, 0, 13, 15, 10, 15, 5, 0], [0, 3, 15, 2, 0, 11, 8, 0],
+    [0, 4, 12, 0, 0, 8, 8, 0], [0, 5, 8, 0, 0, 9, 8, 0], [0, 4, 11, 0, 1, 12, 7, 0],
+    [0, 2, 14, 5, 10, 12, 0, 0], [0, 0, 6, 13, 10, 0, 0, 0],
+]  # fmt: skip
+TRAIN_EXAMPLE = {"dataset": "digits", "arch": "mlp", "epochs": 10, "alpha": 1.0, "beta": 1.0, "gamma": 0.3}
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong, for programs (`code`) and for people (`message`)."""
+
+    code: ErrorCode = Field(description="stable; branch on it, not on the message")
+    message: str = Field(description="what was refused and why; names the fields or files at fault")
+
+
+class ErrorBody(BaseModel):
+    """Every /v1 error (and every error of the probes and /metrics): one object under `error`."""
+
+    error: ErrorDetail = Field(description="the error")
 
 
 class Public(BaseModel):
@@ -25,10 +50,12 @@ class Public(BaseModel):
 
 
 class PagePublic(BaseModel, Generic[T]):
-    items: list[T]
-    total: int
-    offset: int
-    limit: int
+    """One page of a listing, newest first."""
+
+    items: list[T] = Field(description="this page's items")
+    total: int = Field(description="items in the whole listing")
+    offset: int = Field(description="items skipped before this page")
+    limit: int = Field(description="the most items a page holds")
 
 
 def page_of(page: Page[Any], convert: Any) -> dict[str, Any]:
@@ -36,71 +63,132 @@ def page_of(page: Page[Any], convert: Any) -> dict[str, Any]:
     return {"items": items, "total": page.total, "offset": page.offset, "limit": page.limit}
 
 
-class JobCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    kind: Literal["train", "ingest", "modularize", "replace", "calibrate"] = Field(
-        description="train | modularize | replace (ingest jobs come from POST /v1/models)"
+def _params_required(kind: JobKind) -> bool:
+    return any(field.is_required() for field in kind.params.model_fields.values())
+
+
+def _request_of(kind: JobKind) -> type[BaseModel]:
+    """`{"kind": name, "params": {...}}` for one kind, as OpenAPI shows it."""
+    params = Field(description=f"the {kind.name} job's parameters")
+    if not _params_required(kind):
+        params = Field(default_factory=dict, description=f"the {kind.name} job's parameters; all have defaults")
+    return create_model(
+        f"{kind.name.capitalize()}JobCreate",
+        __doc__=f"A `{kind.name}` job. {kind.summary}",
+        __config__=ConfigDict(extra="forbid"),
+        kind=(Literal[kind.name], Field(description="the job kind")),
+        params=(kind.params, params),
     )
-    params: dict[str, Any] = Field(default_factory=dict, description="see the job kind's parameters")
+
+
+# The kinds POST /v1/jobs takes, one request shape each, told apart by `kind`.
+SUBMITTABLE = [kind for kind in JOB_KINDS.values() if kind.submitted_at is None]
+JobRequest = Annotated[Union[tuple(_request_of(kind) for kind in SUBMITTABLE)], Field(discriminator="kind")]  # noqa: UP007
+
+
+class JobCreate(BaseModel):
+    """A job to queue: its kind and that kind's parameters.
+
+    Parsed in two steps so that a kind's parameters are refused with the job's own message (400,
+    naming every field at fault); the schema is the union of the kinds' request shapes."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"kind": "train", "params": TRAIN_EXAMPLE}]},
+    )
+    kind: Literal[tuple(JOB_KINDS)] = Field(description="the job kind")  # type: ignore[valid-type]
+    params: dict[str, Any] = Field(default_factory=dict, description="the kind's parameters")
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        union = handler(TypeAdapter(JobRequest).core_schema)
+        return {
+            **union,
+            "description": f"{cls.__doc__.splitlines()[0]} (`ingest` jobs come from POST /v1/models)",
+            "examples": cls.model_config["json_schema_extra"]["examples"],  # type: ignore[index]
+        }
 
 
 class JobPublic(Public):
-    id: str
-    kind: str
-    status: str
-    params: dict[str, Any]
-    progress: dict[str, Any]
-    result: dict[str, Any]
-    error: str | None
-    attempts: int
-    max_attempts: int
-    cancel_requested: bool
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    heartbeat_at: datetime | None
+    """A job: what it was asked to do, where it is, and what it left."""
+
+    id: str = Field(description="the job's id")
+    kind: Literal[tuple(JOB_KINDS)] = Field(description="the job kind")  # type: ignore[valid-type]
+    status: JobStatus = Field(description="queued → running → succeeded, failed or cancelled")
+    params: dict[str, Any] = Field(description="the kind's parameters, defaults filled in")
+    progress: dict[str, Any] = Field(description="the last figures the job reported: stage, epoch, loss...")
+    result: dict[str, Any] = Field(
+        description="empty until the job succeeds; then RegisteredResult (train, ingest, modularize) "
+        "or ComposedResult (calibrate, replace)"
+    )
+    error: str | None = Field(description="why a failed job failed: `CODE: message`")
+    attempts: int = Field(description="times a worker has started it")
+    max_attempts: int = Field(description="starts allowed before a job whose worker went silent is failed")
+    cancel_requested: bool = Field(description="a cancel was asked for; a running job stops within a batch")
+    created_at: datetime = Field(description="when it was queued")
+    started_at: datetime | None = Field(description="when a worker last started it")
+    finished_at: datetime | None = Field(description="when it reached a terminal status")
+    heartbeat_at: datetime | None = Field(description="its worker's last sign of life")
 
 
 class ModelPublic(Public):
-    id: str
-    name: str
-    version: int
-    arch: str
-    input_spec: dict[str, Any]
-    labels: list[str]
-    alpha: float
-    beta: float
-    gamma: float
-    metrics: dict[str, Any]
-    dataset_id: str | None
-    job_id: str | None
-    created_at: datetime
+    """A registered model (trained here or uploaded), whose modules can be composed."""
+
+    id: str = Field(description="the model's id")
+    name: str = Field(description="its name; versions count up per name")
+    version: int = Field(description="1 for the first model of a name")
+    arch: str = Field(description="architecture: mlp, lenet5, vgg16, resnet18 or mobilenet")
+    input_spec: dict[str, Any] = Field(description="the input it takes: shape and pixel scale")
+    labels: list[str] = Field(description="class labels, by output index")
+    alpha: float = Field(description="affinity weight it was trained with")
+    beta: float = Field(description="dispersion weight it was trained with")
+    gamma: float = Field(description="compactness weight it was trained with")
+    metrics: dict[str, Any] = Field(description="accuracy, training history, ONNX file's sha256...")
+    dataset_id: str | None = Field(description="the registered dataset it was trained or measured on")
+    job_id: str | None = Field(description="the job that registered it")
+    created_at: datetime = Field(description="when it was registered")
 
 
 class ModulePublic(Public):
-    id: str
-    model_id: str
+    """One class of a model, split out: an ONNX network of one logit."""
+
+    id: str = Field(description="the module's id")
+    model_id: str = Field(description="the model it comes from")
     class_index: int = Field(description="the class's index in the source model")
-    label: str
-    tau: float
-    params: int
+    label: str = Field(description="the class's label")
+    tau: float = Field(description="activation-rate threshold its masks were cut at")
+    params: int = Field(description="parameters it keeps")
     size: float = Field(description="params(module) / params(model)")
     empty_mask_fallback: bool = Field(description="a layer's mask was empty and kept its top neuron")
-    metrics: dict[str, Any]
-    onnx_sha256: str
-    created_at: datetime
+    metrics: dict[str, Any] = Field(description="its MACs and measured figures")
+    onnx_sha256: str = Field(description="sha256 of its ONNX file (the download's ETag)")
+    created_at: datetime = Field(description="when it was registered")
 
 
 class CompositionClass(Public):
+    """One output of a composition and where it comes from."""
+
     index: int = Field(description="output position")
-    label: str
-    module_id: str
-    model_id: str
+    label: str = Field(description="the class's label")
+    module_id: str = Field(description="the module that gives this output")
+    model_id: str = Field(description="that module's model")
     class_index: int = Field(description="the class's index in its source model")
 
 
 class CompositionCreate(DataDirNeedsDataset):
-    model_config = ConfigDict(extra="forbid")
+    """Modules to compose into one classifier; the same modules in any order are the same composition."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"modules": ["a0c1...", "b3d4...", "c8e9..."]},
+                {"modules": ["a0c1...", "f7a2..."], "calibration": "auto", "dataset": "digits"},
+            ]
+        },
+    )
     modules: list[str] = Field(min_length=1, description="module ids")
     calibration: Literal["auto", "none"] = Field(
         default="auto",
@@ -108,43 +196,58 @@ class CompositionCreate(DataDirNeedsDataset):
         "(raw logits side by side, 201)",
     )
     dataset: DatasetName | None = Field(default=None, description="calibration data; default the first model's dataset")
-    data_dir: str | None = None
+    data_dir: str | None = Field(
+        default=None, description="directory of the calibration data below MODA_DATASETS_DIR; needs `dataset`"
+    )
 
 
 class CompositionPublic(Public):
-    id: str
-    strategy: str
-    classes: list[CompositionClass]
-    module_ids: list[str]
-    input_spec: dict[str, Any]
-    params: int
-    size_ratio: float
-    macs: int
+    """A composed classifier, served at /v1/compositions/{id}/predict and as V2 model `id`."""
+
+    id: str = Field(description="the composition's id: a hash of its modules, strategy and data")
+    strategy: str = Field(description="how it was built: prune (one model), concat (raw logits), calibrated or replace")
+    classes: list[CompositionClass] = Field(description="its outputs, in output order")
+    module_ids: list[str] = Field(description="the modules it is made of")
+    input_spec: dict[str, Any] = Field(description="the input it takes: shape and pixel scale")
+    params: int = Field(description="parameters of the composed network")
+    size_ratio: float = Field(description="params / the source models' params")
+    macs: int = Field(description="multiply-accumulates per sample")
     accuracy: float | None = Field(description="percent, on the test split of its classes, when measured")
-    metrics: dict[str, Any]
-    onnx_sha256: str
-    job_id: str | None
-    created_at: datetime
+    metrics: dict[str, Any] = Field(description="further measured figures (per-class accuracy...)")
+    onnx_sha256: str = Field(description="sha256 of its ONNX file (the download's ETag)")
+    job_id: str | None = Field(description="the job that made it, if one did")
+    created_at: datetime = Field(description="when it was stored")
 
 
 class PredictRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A batch to classify, as raw pixels on the dataset's own scale (digits 0–16, images 0–255)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"inputs": [DIGIT_ZERO]}]})
     inputs: list[Any] = Field(
         description="a batch of raw-pixel samples, each (C, H, W), (H, W) for one channel, or flat",
-        examples=[[[0.0] * 64]],
     )
 
 
 class ComposePredictRequest(PredictRequest):
+    """Modules to compose (or the cached composition of them) and a batch to classify with it."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"modules": ["a0c1...", "b3d4...", "c8e9..."], "inputs": [DIGIT_ZERO]}]},
+    )
     modules: list[str] = Field(min_length=1, description="module ids to compose (cached) and predict with")
 
 
 class Prediction(BaseModel):
-    label: str
-    class_index: int
-    probabilities: dict[str, float]
+    """One sample's class and every class's probability."""
+
+    label: str = Field(description="the most probable class's label")
+    class_index: int = Field(description="its output position in the composition")
+    probabilities: dict[str, float] = Field(description="label -> probability, summing to 1")
 
 
 class PredictResponse(BaseModel):
-    composition_id: str
-    predictions: list[Prediction]
+    """The predictions of one batch, in the order of its samples."""
+
+    composition_id: str = Field(description="the composition that predicted")
+    predictions: list[Prediction] = Field(description="one per sample")

@@ -1,16 +1,15 @@
-"""The parameters of each job kind, validated when the job is submitted (a 4xx, not a failed job)."""
+"""The parameters of each job kind, validated when the job is submitted (a 4xx, not a failed job).
+service.jobs.kinds ties each to its kind."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from service.errors import ErrorCode, HubError
 from service.moda.data import DATASET_NAMES
 from service.moda.decompose import DEFAULT_TAU
 from service.moda.nets import ARCHITECTURES
-from service.validation_messages import describe_validation_errors
 
 DatasetName = Literal[DATASET_NAMES]  # type: ignore[valid-type]
 ArchName = Literal[tuple(ARCHITECTURES)]  # type: ignore[valid-type]
@@ -105,26 +104,3 @@ class ReplaceParams(JobParams, DataDirNeedsDataset):
     dataset: DatasetName | None = Field(default=None, description="calibration data; default the weak model's")
     data_dir: DataDir | None = None
 
-
-JOB_PARAMS: dict[str, type[JobParams]] = {
-    "train": TrainParams,
-    "ingest": IngestParams,
-    "modularize": ModularizeParams,
-    "calibrate": CalibrateParams,
-    "replace": ReplaceParams,
-}
-
-
-def parse_params(kind: str, params: dict[str, Any]) -> JobParams:
-    """Validate `params` for `kind`; INVALID_ARGUMENT names every field at fault."""
-    try:
-        model = JOB_PARAMS[kind]
-    except KeyError:
-        raise HubError(
-            ErrorCode.INVALID_ARGUMENT, f"unknown job kind {kind!r}; choose one of {', '.join(JOB_PARAMS)}"
-        ) from None
-    try:
-        return model.model_validate(params)
-    except ValidationError as error:
-        problems = describe_validation_errors(error.errors(), whole="params")
-        raise HubError(ErrorCode.INVALID_ARGUMENT, f"invalid {kind} params: {problems}") from error

@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from modules_store import ArtifactStore, Job, JobStatus, RegistryStore, StoreError
 from service.config import Settings
 from service.errors import HubError
-from service.jobs.calibrate import run_calibrate, run_replace
 from service.jobs.context import JobCancelled, JobContext
-from service.jobs.ingest import run_ingest
-from service.jobs.modularize import run_modularize
-from service.jobs.params import JobParams, parse_params
-from service.jobs.train import run_train
+from service.jobs.kinds import job_kind, parse_params
+from service.jobs.params import JobParams
 
 log = logging.getLogger(__name__)
-
-JobFunction = Callable[[JobContext, Any], dict[str, Any]]
-JOB_FUNCTIONS: dict[str, JobFunction] = {
-    "train": run_train,
-    "ingest": run_ingest,
-    "modularize": run_modularize,
-    "calibrate": run_calibrate,
-    "replace": run_replace,
-}
 
 
 def run_job(
@@ -36,7 +23,7 @@ def run_job(
     with JobContext(store, artifacts, settings, job, worker_id) as ctx:
         try:
             params: JobParams = parse_params(job.kind, job.params)
-            result = JOB_FUNCTIONS[job.kind](ctx, params)
+            result = job_kind(job.kind).run(ctx, params)
         except JobCancelled:
             outcome: tuple[JobStatus, dict[str, Any] | None, str | None] = (JobStatus.CANCELLED, None, None)
         except (HubError, StoreError) as error:

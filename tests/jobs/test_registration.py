@@ -13,8 +13,8 @@ from modules_store import ArtifactStore, Job, JobStatus, RegistryStore, open_art
 from service.config import Settings
 from service.jobs import train as train_job
 from service.jobs.context import JobContext
-from service.jobs.params import parse_params
-from service.jobs.runner import JOB_FUNCTIONS, run_job
+from service.jobs.kinds import JOB_KINDS, parse_params
+from service.jobs.runner import run_job
 
 TRAIN = {"dataset": "digits", "arch": "mlp", "epochs": 1}
 DIGITS_CLASSES = 10
@@ -56,7 +56,7 @@ def run_twice(hub: Hub, kind: str, params: dict[str, Any]) -> tuple[dict[str, An
     job = hub.store.create_job(kind, params, max_attempts=2)
     first = claim(hub, job.id, "local:host:1:w")
     ctx = JobContext(hub.store, hub.artifacts, hub.settings, first, "local:host:1:w")
-    first_result = JOB_FUNCTIONS[kind](ctx, parse_params(kind, params))
+    first_result = JOB_KINDS[kind].run(ctx, parse_params(kind, params))
     assert [j.status for j in hub.store.recover_worker_jobs("local:host:1:")] == [JobStatus.QUEUED]
     run_job(hub.store, hub.artifacts, hub.settings, claim(hub, job.id, "local:host:2:w"), "local:host:2:w")
     return first_result, hub.store.get_job(job.id)
@@ -77,7 +77,7 @@ def test_a_rerun_train_job_whose_model_is_registered_does_not_train_again(
 ) -> None:
     job = hub.store.create_job("train", TRAIN, max_attempts=2)
     ctx = JobContext(hub.store, hub.artifacts, hub.settings, claim(hub, job.id, "local:host:1:w"), "local:host:1:w")
-    first = JOB_FUNCTIONS["train"](ctx, parse_params("train", TRAIN))
+    first = JOB_KINDS["train"].run(ctx, parse_params("train", TRAIN))
     hub.store.recover_worker_jobs("local:host:1:")
 
     def train_again(*args: object, **kwargs: object) -> None:

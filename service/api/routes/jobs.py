@@ -15,6 +15,7 @@ from modules_store import TERMINAL_STATUSES, JobStatus
 from service.api.deps import Authorized, ExecutorDep, Offset, SettingsDep, StoreDep
 from service.api.schemas import JobCreate, JobPublic, PagePublic, page_of
 from service.errors import ErrorCode, HubError
+from service.jobs.kinds import job_kind
 from service.jobs.submit import submit_job
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -22,13 +23,13 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 @router.post("", status_code=202, response_model=JobPublic, dependencies=[Authorized])
 def create_job(body: JobCreate, store: StoreDep, executor: ExecutorDep, settings: SettingsDep) -> JobPublic:
-    """Queue a job. `train` params: dataset, data_dir, arch, epochs, alpha, beta, gamma, lr,
-    weight_decay, batch_size, seed, tau, name. `modularize`: model_id, tau, dataset, data_dir.
-    `calibrate`: module_ids, dataset, data_dir. `replace`: model_id, target_class, module_id, classes,
-    dataset, data_dir. Models, modules or data the job could not use are refused here (400/404), with
-    the message the job would give, and nothing is queued."""
-    if body.kind == "ingest":
-        raise HubError(ErrorCode.INVALID_ARGUMENT, "ingest jobs are created by uploading weights to POST /v1/models")
+    """Queue a job of any kind but `ingest` (upload weights to POST /v1/models for that). Models,
+    modules or data the job could not use are refused here (400/404), with the message the job
+    would give, and nothing is queued. A `modularize` job identical to one queued or running is
+    that job."""
+    elsewhere = job_kind(body.kind).submitted_at
+    if elsewhere is not None:
+        raise HubError(ErrorCode.INVALID_ARGUMENT, f"{body.kind} jobs are created by {elsewhere}")
     return JobPublic.of(submit_job(store, executor, settings, body.kind, body.params))
 
 
