@@ -108,6 +108,8 @@ class Composition:
 
 
 class JobStatus(StrEnum):
+    """Where a job is: queued -> running -> succeeded, failed or cancelled."""
+
     QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"

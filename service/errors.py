@@ -12,6 +12,8 @@ from enum import StrEnum
 
 
 class ErrorCode(StrEnum):
+    """A stable error code; service/api/errors.py maps each to one HTTP status."""
+
     INVALID_ARGUMENT = "INVALID_ARGUMENT"
     NOT_FOUND = "NOT_FOUND"
     ALREADY_EXISTS = "ALREADY_EXISTS"

@@ -102,10 +102,11 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
         BodyGuard, max_bytes=settings.max_upload_bytes, max_mb=settings.max_upload_mb, idle_s=settings.body_timeout_s
     )
     routers = (jobs.router, models.router, modules.router, compositions.router, v2.router, health.router)
-    app.add_middleware(ApiKeyGate, protected=protected_routes(routers), api_key=settings.api_key, auth=settings.auth)
+    protected = protected_routes(routers)
+    app.add_middleware(ApiKeyGate, protected=protected, api_key=settings.api_key, auth=settings.auth)
     # Outermost: inference requests are answered before any of FastAPI's per-request machinery.
     app.add_middleware(DataPlane, fastapi=app, telemetry=telemetry)
-    app.openapi = lambda: documented(app)  # type: ignore[method-assign]
+    app.openapi = lambda: documented(app, protected)  # type: ignore[method-assign]
 
     for router in routers:
         app.include_router(router)

@@ -1,4 +1,5 @@
-"""The data plane's routes in the OpenAPI document, beside the ones FastAPI describes from its routes.
+"""The data plane's routes in the OpenAPI document, beside the ones FastAPI describes from its routes;
+then the whole document made honest (service.api.openapi_contract).
 
 The data plane (service.api.data_plane) answers outside FastAPI, so FastAPI cannot see it; its
 request and response bodies are the same pydantic models, written into `components.schemas` here.
@@ -10,9 +11,12 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from service.api.data_plane import ROUTES
+from service.api.openapi_contract import V1_ERROR, make_honest
 from service.api.schemas import ComposePredictRequest, PredictRequest, PredictResponse
 from service.serving.v2_models import InferRequestBody, InferResponseBody, V2Error
 
@@ -20,27 +24,14 @@ REF = "#/components/schemas/{model}"
 MODELS: list[type[BaseModel]] = [
     PredictRequest, ComposePredictRequest, PredictResponse, InferRequestBody, InferResponseBody, V2Error,
 ]  # fmt: skip
-V1_ERROR = {
-    "type": "object",
-    "properties": {
-        "error": {
-            "type": "object",
-            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-            "required": ["code", "message"],
-        }
-    },
-    "required": ["error"],
-}
 V1_ERRORS = {
     "400": "the inputs are not a batch this composition takes (the message says which sample and why)",
     "404": "no such composition or module",
-    "413": "the body is over MODA_MAX_UPLOAD_MB",
     "429": "MODA_MAX_INFLIGHT inferences are running in this process: retry after `Retry-After` seconds",
 }
 V2_ERRORS = {
     "400": "the request is not a valid inference request for this model",
     "404": "no such model (composition id) or version",
-    "413": "the body is over MODA_MAX_UPLOAD_MB",
     "429": "MODA_MAX_INFLIGHT inferences are running in this process: retry after `Retry-After` seconds",
 }
 
@@ -80,7 +71,6 @@ def _paths() -> dict[str, Any]:
     files = {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}}
     images = {"multipart/form-data": {"schema": {"type": "object", "properties": files, "required": ["files"]}}}
     predicted = {"200": {"description": "one prediction per sample", "content": _json(_ref(PredictResponse))}}
-    unauthorized = {"description": "MODA_API_KEY is set and the key is missing or wrong", "content": _json(V1_ERROR)}
     not_a_request = {"description": "the body is not a compose-and-predict request", "content": _json(V1_ERROR)}
     outputs = {"200": {"description": "the requested outputs", "content": _json(_ref(InferResponseBody))}}
     return {
@@ -95,7 +85,7 @@ def _paths() -> dict[str, Any]:
             "compositions", "compose_and_predict", "Compose And Predict",
             "Compose the modules (cached by their ids) and classify `inputs` in one call.",
             _json(_ref(ComposePredictRequest)),
-            predicted | {"401": unauthorized, "422": not_a_request} | _errors(V1_ERRORS, V1_ERROR),
+            predicted | {"422": not_a_request} | _errors(V1_ERRORS, V1_ERROR),
         ),
         "/v2/models/{name}/infer": _operation(
             "open inference protocol (v2)", "infer", "Infer",
@@ -109,12 +99,16 @@ def _paths() -> dict[str, Any]:
     }  # fmt: skip
 
 
-def documented(app: FastAPI) -> dict[str, Any]:
-    """The app's OpenAPI document, the data plane included (built once, then kept)."""
+def documented(app: FastAPI, protected: list[APIRoute]) -> dict[str, Any]:
+    """The app's OpenAPI document, the data plane included (built once, then kept). `protected`:
+    the routes that declare the API key (service.api.guards.protected_routes)."""
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         _, definitions = models_json_schema([(m, "validation") for m in MODELS], ref_template=REF)
         schema.setdefault("components", {}).setdefault("schemas", {}).update(definitions.get("$defs", {}))
         schema["paths"].update(_paths())
+        needing_key = [(method, route.path) for route in protected for method in route.methods]
+        needing_key += [("POST", route.template) for route in ROUTES if route.protected]
+        make_honest(schema, needing_key)
         app.openapi_schema = schema
     return app.openapi_schema

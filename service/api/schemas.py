@@ -39,6 +39,15 @@ class ErrorBody(BaseModel):
     error: ErrorDetail = Field(description="the error")
 
 
+class Readiness(BaseModel):
+    """Whether this process can serve: 200 when every check is ok, else 503."""
+
+    status: Literal["ready", "not ready"] = Field(description="the verdict")
+    checks: dict[str, Literal["ok", "unavailable"]] = Field(
+        description="database, artifacts, storage: each ok or unavailable (the server log says why)"
+    )
+
+
 class Public(BaseModel):
     """Read from a registry entity's attributes; fields not declared here stay private."""
 
@@ -50,7 +59,10 @@ class Public(BaseModel):
 
 
 class PagePublic(BaseModel, Generic[T]):
-    """One page of a listing, newest first."""
+    """One page of a listing."""
+
+    # Here, not only in the docstring: a parametrized PagePublic[X] would lose it.
+    model_config = ConfigDict(json_schema_extra={"description": "One page of a listing."})
 
     items: list[T] = Field(description="this page's items")
     total: int = Field(description="items in the whole listing")

@@ -35,6 +35,7 @@ from service.validation_messages import describe_validation_errors
 # the job already doing the same work, which the submission then answers with.
 SubmitCheck = Callable[[RegistryStore, Settings, Any], Job | None]
 JobFunction = Callable[[JobContext, Any], dict[str, Any]]
+UPLOAD = "uploading weights to POST /v1/models"
 
 
 class RegisteredResult(BaseModel):
@@ -108,7 +109,7 @@ JOB_KINDS: dict[str, JobKind] = {
     kind.name: kind
     for kind in (
         JobKind("train", TrainParams, run_train, RegisteredResult, _check_train),
-        JobKind("ingest", IngestParams, run_ingest, RegisteredResult, submitted_at="uploading weights to POST /v1/models"),
+        JobKind("ingest", IngestParams, run_ingest, RegisteredResult, submitted_at=UPLOAD),
         JobKind("modularize", ModularizeParams, run_modularize, RegisteredResult, _check_modularize),
         JobKind("calibrate", CalibrateParams, run_calibrate, ComposedResult, _check_calibrate),
         JobKind("replace", ReplaceParams, run_replace, ComposedResult, _check_replace),

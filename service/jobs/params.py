@@ -36,7 +36,7 @@ class DataDirNeedsDataset(BaseModel):
 
 
 class DataParams(JobParams):
-    dataset: DatasetName = "digits"
+    dataset: DatasetName = Field(default="digits", description="the data to read (digits is bundled)")
     data_dir: DataDir | None = Field(
         default=None,
         description="directory of the dataset files, relative to MODA_DATASETS_DIR "
@@ -47,13 +47,13 @@ class DataParams(JobParams):
 class TrainParams(DataParams):
     """Train a standard or MODA model, then split it into one module per class."""
 
-    arch: ArchName = "mlp"
-    epochs: int = Field(default=10, ge=1, le=1000)
+    arch: ArchName = Field(default="mlp", description="the architecture to train")
+    epochs: int = Field(default=10, ge=1, le=1000, description="passes over the training data")
     alpha: float = Field(default=1.0, ge=0.0, description="affinity weight (0, 0, 0: standard training)")
     beta: float = Field(default=1.0, ge=0.0, description="dispersion weight")
     gamma: float = Field(default=0.3, ge=0.0, description="compactness weight")
-    lr: float = Field(default=0.05, gt=0.0, le=10.0)
-    weight_decay: float = Field(default=0.0, ge=0.0, le=1.0)
+    lr: float = Field(default=0.05, gt=0.0, le=10.0, description="SGD learning rate")
+    weight_decay: float = Field(default=0.0, ge=0.0, le=1.0, description="L2 penalty (the paper uses none)")
     batch_size: int | None = Field(default=None, ge=1, le=65536, description="default adapts to the data")
     seed: int = Field(default=0, ge=0, le=2**63 - 1, description="torch seeds are 64-bit")
     tau: Tau = DEFAULT_TAU
@@ -81,17 +81,19 @@ class IngestParams(DataParams):
 class ModularizeParams(DataParams, DataDirNeedsDataset):
     """Split an existing model into modules at a new τ (over its own training data by default)."""
 
-    model_id: str
+    model_id: str = Field(description="the model to split")
     tau: Tau = DEFAULT_TAU
-    dataset: DatasetName | None = None  # type: ignore[assignment]  # None: the model's own dataset
+    dataset: DatasetName | None = Field(  # type: ignore[assignment]
+        default=None, description="the data to measure activations on; default the model's own"
+    )
 
 
 class CalibrateParams(JobParams, DataDirNeedsDataset):
     """Compose modules of several models and calibrate their logits on a dataset."""
 
-    module_ids: list[str] = Field(min_length=2)
+    module_ids: list[str] = Field(min_length=2, description="modules of several models, in any order")
     dataset: DatasetName | None = Field(default=None, description="default: the first model's dataset")
-    data_dir: DataDir | None = None
+    data_dir: DataDir | None = Field(default=None, description="its directory below MODA_DATASETS_DIR; needs dataset")
 
 
 class ReplaceParams(JobParams, DataDirNeedsDataset):
@@ -102,5 +104,5 @@ class ReplaceParams(JobParams, DataDirNeedsDataset):
     module_id: str = Field(description="a module of that class from a stronger model with the same input")
     classes: list[int] | None = Field(default=None, description="weak-model classes to keep; default all")
     dataset: DatasetName | None = Field(default=None, description="calibration data; default the weak model's")
-    data_dir: DataDir | None = None
+    data_dir: DataDir | None = Field(default=None, description="its directory below MODA_DATASETS_DIR; needs dataset")
 

@@ -17,9 +17,11 @@ Name = Annotated[str, Field(strict=True, min_length=1)]
 
 
 class RequestInput(BaseModel):
-    name: Name
-    shape: list[Dim]
-    datatype: Annotated[str, Field(strict=True, examples=["FP32"])]
+    """One input tensor of an inference request."""
+
+    name: Name = Field(description="the model's input name: `input`")
+    shape: list[Dim] = Field(description="(N, C, H, W) or (N, C·H·W)")
+    datatype: Annotated[str, Field(strict=True, examples=["FP32"])] = Field(description="the tensor's element type")
     parameters: dict[str, Any] | None = Field(
         default=None, description='{"binary_data_size": n}: the tensor\'s bytes follow the JSON header'
     )
@@ -27,49 +29,65 @@ class RequestInput(BaseModel):
 
 
 class RequestOutput(BaseModel):
-    name: Name
+    """An output the client wants back."""
+
+    name: Name = Field(description="`logits` or `probabilities`")
     parameters: dict[str, Any] | None = Field(
         default=None, description='{"binary_data": true}: return this output as raw bytes after the JSON'
     )
 
 
 class InferRequestBody(BaseModel):
-    id: Annotated[str, Field(strict=True)] | None = None
+    """An Open Inference Protocol inference request (its JSON part)."""
+
+    id: Annotated[str, Field(strict=True)] | None = Field(default=None, description="echoed in the response")
     parameters: dict[str, Any] | None = Field(
         default=None, description='{"binary_data_output": true}: default for outputs not listed'
     )
-    inputs: Annotated[list[RequestInput], Field(min_length=1)]
+    inputs: Annotated[list[RequestInput], Field(min_length=1)] = Field(description="the input tensors")
     outputs: list[RequestOutput] | None = Field(default=None, description="all outputs when absent")
 
 
 class ResponseOutput(BaseModel):
-    name: str
-    datatype: str
-    shape: list[int]
-    parameters: dict[str, Any] | None = None
-    data: list[float] | None = None
+    """One output tensor of an inference response."""
+
+    name: str = Field(description="`logits` or `probabilities`")
+    datatype: str = Field(description="FP32")
+    shape: list[int] = Field(description="(N, classes)")
+    parameters: dict[str, Any] | None = Field(
+        default=None, description='{"binary_data_size": n} when the tensor follows the JSON as raw bytes'
+    )
+    data: list[float] | None = Field(default=None, description="the tensor, flat, row-major (absent when binary)")
 
 
 class InferResponseBody(BaseModel):
-    model_name: str
-    model_version: str | None = None
-    id: str | None = None
-    outputs: list[ResponseOutput]
+    """An Open Inference Protocol inference response (its JSON part)."""
+
+    model_name: str = Field(description="the composition id")
+    model_version: str | None = Field(default=None, description="the served version")
+    id: str | None = Field(default=None, description="the request's id")
+    outputs: list[ResponseOutput] = Field(description="the requested outputs")
 
 
 class TensorMetadata(BaseModel):
-    name: str
-    datatype: str
+    """A model input's or output's name, type and shape."""
+
+    name: str = Field(description="the tensor's name")
+    datatype: str = Field(description="its element type")
     shape: list[int] = Field(description="-1 marks the dynamic batch dimension")
 
 
 class ModelMetadata(BaseModel):
-    name: str
-    versions: list[str]
-    platform: str
-    inputs: list[TensorMetadata]
-    outputs: list[TensorMetadata]
+    """A V2 model (a composition): what it takes and what it gives."""
+
+    name: str = Field(description="the composition id")
+    versions: list[str] = Field(description="the versions served")
+    platform: str = Field(description="the runtime, as Triton names it: onnx_onnxv1")
+    inputs: list[TensorMetadata] = Field(description="its input tensors")
+    outputs: list[TensorMetadata] = Field(description="its output tensors")
 
 
 class V2Error(BaseModel):
-    error: str
+    """An Open Inference Protocol error."""
+
+    error: str = Field(description="what went wrong")

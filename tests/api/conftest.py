@@ -2,7 +2,9 @@
 digits/mlp model, and one composition of three of its modules; most tests share them.
 
 The shared server requires an API key (MODA_API_KEY), so `client` sends it and `anonymous` does not.
-Every test is also checked for 5xx answers in the logs of the servers it touched: never a 500.
+Every test is also checked for 5xx answers in the logs of the servers it touched: never a 500. And
+every status any test sees must be documented for its operation in the OpenAPI document: checked
+once all tests have run (an error at the teardown of the last test names each one that is not).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
+from service.api.app import create_app
+from tests.api.contract import StatusRecorder, undocumented
 from tests.api.helpers import (
     API_KEY,
     AUTH,
@@ -43,6 +47,22 @@ def no_server_errors(request: pytest.FixtureRequest) -> Iterator[None]:
     if request.node.get_closest_marker("xfail") is None:
         errors = [line for s in SERVERS for line in server_errors(s, before.get(id(s), 0))]
         assert not errors, f"the server answered with 5xx: {errors}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def statuses_seen() -> Iterator[StatusRecorder]:
+    """Records every response of the session; at its end, each status must be documented."""
+    recorder = StatusRecorder()
+    with recorder.installed():
+        yield recorder
+    missing = undocumented(recorder.seen, create_app().openapi())
+    assert not missing, "statuses the OpenAPI document omits:\n" + "\n".join(missing)
+
+
+@pytest.fixture(autouse=True)
+def statuses_of_this_test(request: pytest.FixtureRequest, statuses_seen: StatusRecorder) -> None:
+    statuses_seen.test = request.node.nodeid
+    statuses_seen.paused = request.node.get_closest_marker("xfail") is not None
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ from service.api.deps import (
     StoreDep,
 )
 from service.api.downloads import artifact_response
+from service.api.openapi_contract import NOT_MODIFIED, ONNX_DOWNLOAD, errors
 from service.api.schemas import (
     CompositionCreate,
     CompositionPublic,
@@ -40,7 +41,8 @@ router = APIRouter(tags=["compositions"])
     responses={
         200: {"model": CompositionPublic, "description": "the composition existed already"},
         202: {"model": JobPublic, "description": "modules of several models: a calibrate job will make it"},
-    },
+    }
+    | errors(400, 404, 507),
     dependencies=[Authorized],
 )
 def create_composition(
@@ -106,7 +108,7 @@ def list_compositions(
     return page_of(store.list_compositions(offset=offset, limit=limit), CompositionPublic.of)
 
 
-@router.get("/v1/compositions/{composition_id}", response_model=CompositionPublic)
+@router.get("/v1/compositions/{composition_id}", response_model=CompositionPublic, responses=errors(404))
 def get_composition(composition_id: str, store: StoreDep) -> CompositionPublic:
     return CompositionPublic.of(store.get_composition(composition_id))
 
@@ -114,7 +116,7 @@ def get_composition(composition_id: str, store: StoreDep) -> CompositionPublic:
 @router.get(
     "/v1/compositions/{composition_id}/onnx",
     response_class=Response,
-    responses={200: {"content": {"application/onnx": {}}}},
+    responses=ONNX_DOWNLOAD | NOT_MODIFIED | errors(404),
 )
 def download_composition(composition_id: str, request: Request, store: StoreDep, artifacts: ArtifactsDep) -> Response:
     composition = store.get_composition(composition_id)

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service.api.deps import ServicesDep
+from service.api.schemas import Readiness
 from service.config import Settings
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,13 @@ def _enough_free_space(settings: Settings) -> None:
         )
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    responses={
+        200: {"model": Readiness, "description": "the database, the artifact store and the disk answer"},
+        503: {"model": Readiness, "description": "a check failed: `checks` names it"},
+    },
+)
 def readyz(services: ServicesDep) -> JSONResponse:
     ready, checks = readiness(services)
     return JSONResponse(

@@ -13,15 +13,26 @@ from starlette.concurrency import run_in_threadpool
 
 from modules_store import TERMINAL_STATUSES, JobStatus
 from service.api.deps import Authorized, ExecutorDep, Offset, SettingsDep, StoreDep
+from service.api.openapi_contract import errors
 from service.api.schemas import JobCreate, JobPublic, PagePublic, page_of
 from service.errors import ErrorCode, HubError
 from service.jobs.kinds import job_kind
 from service.jobs.submit import submit_job
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+SUBMIT_ERRORS = errors(
+    400, 404, 409, 507, why={409: "a modularize job for a τ the model already has modules at"}
+)
+CANCEL_ERRORS = errors(404, 409, 507, why={409: "the job has finished already"})
+EVENTS = {
+    200: {
+        "description": "`progress` events while the job changes, then one `end` event; each `data` is a JobPublic",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+} | errors(404)
 
 
-@router.post("", status_code=202, response_model=JobPublic, dependencies=[Authorized])
+@router.post("", status_code=202, response_model=JobPublic, dependencies=[Authorized], responses=SUBMIT_ERRORS)
 def create_job(body: JobCreate, store: StoreDep, executor: ExecutorDep, settings: SettingsDep) -> JobPublic:
     """Queue a job of any kind but `ingest` (upload weights to POST /v1/models for that). Models,
     modules or data the job could not use are refused here (400/404), with the message the job
@@ -44,18 +55,18 @@ def list_jobs(
     return page_of(store.list_jobs(offset=offset, limit=limit, status=status, kind=kind), JobPublic.of)
 
 
-@router.get("/{job_id}", response_model=JobPublic)
+@router.get("/{job_id}", response_model=JobPublic, responses=errors(404))
 def get_job(job_id: str, store: StoreDep) -> JobPublic:
     return JobPublic.of(store.get_job(job_id))
 
 
-@router.post("/{job_id}/cancel", response_model=JobPublic, dependencies=[Authorized])
+@router.post("/{job_id}/cancel", response_model=JobPublic, dependencies=[Authorized], responses=CANCEL_ERRORS)
 def cancel_job(job_id: str, store: StoreDep) -> JobPublic:
     """A queued job is cancelled at once; a running one stops within one training batch."""
     return JobPublic.of(store.request_cancel(job_id))
 
 
-@router.get("/{job_id}/events", response_class=StreamingResponse)
+@router.get("/{job_id}/events", response_class=StreamingResponse, responses=EVENTS)
 async def job_events(job_id: str, request: Request, store: StoreDep, settings: SettingsDep) -> StreamingResponse:
     """Server-sent events: one `progress` event per change, then one `end` event with the final job."""
     first = await run_in_threadpool(store.get_job, job_id)  # 404 before the stream starts

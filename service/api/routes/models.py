@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, Up
 
 from service.api.deps import ArtifactsDep, Authorized, ExecutorDep, Offset, SettingsDep, StoreDep
 from service.api.downloads import artifact_response
+from service.api.openapi_contract import NOT_MODIFIED, ONNX_DOWNLOAD, errors
 from service.api.schemas import JobPublic, ModelPublic, ModulePublic, PagePublic, page_of
 from service.errors import ErrorCode, HubError
 from service.jobs.ingest import load_uploaded
@@ -31,12 +32,12 @@ def list_models(
     return page_of(store.list_models(offset=offset, limit=limit, name=name), ModelPublic.of)
 
 
-@router.get("/{model_id}", response_model=ModelPublic)
+@router.get("/{model_id}", response_model=ModelPublic, responses=errors(404))
 def get_model(model_id: str, store: StoreDep) -> ModelPublic:
     return ModelPublic.of(store.get_model(model_id))
 
 
-@router.get("/{model_id}/onnx", response_class=Response, responses={200: {"content": {"application/onnx": {}}}})
+@router.get("/{model_id}/onnx", response_class=Response, responses=ONNX_DOWNLOAD | NOT_MODIFIED | errors(404))
 def download_model(model_id: str, request: Request, store: StoreDep, artifacts: ArtifactsDep) -> Response:
     """The whole model as ONNX (raw pixels in, every class's logit out), as its modules are served."""
     model = store.get_model(model_id)
@@ -46,7 +47,7 @@ def download_model(model_id: str, request: Request, store: StoreDep, artifacts: 
     return artifact_response(request, artifacts, sha256, f"model-{model.name}-v{model.version}.onnx")
 
 
-@router.get("/{model_id}/modules", response_model=PagePublic[ModulePublic])
+@router.get("/{model_id}/modules", response_model=PagePublic[ModulePublic], responses=errors(404))
 def list_model_modules(
     model_id: str,
     store: StoreDep,
@@ -78,7 +79,13 @@ async def one_weights_file(request: Request) -> None:
         raise HubError(ErrorCode.INVALID_ARGUMENT, f"the upload has {parts} parts named 'file': send one weights file")
 
 
-@router.post("", status_code=202, response_model=JobPublic, dependencies=[Authorized, Depends(one_weights_file)])
+@router.post(
+    "",
+    status_code=202,
+    response_model=JobPublic,
+    dependencies=[Authorized, Depends(one_weights_file)],
+    responses=errors(400, 507, why={400: "the weights do not fit the architecture, or the data is missing"}),
+)
 def upload_model(
     store: StoreDep,
     artifacts: ArtifactsDep,
@@ -88,9 +95,10 @@ def upload_model(
     arch: Annotated[str, Form(description="mlp | lenet5 | vgg16 | resnet18 | mobilenet")],
     dataset: Annotated[str, Form(description="the data the model takes; modules are decomposed on it")],
     labels: Annotated[str | None, Form(description="class labels (JSON list or comma-separated)")] = None,
-    data_dir: Annotated[str | None, Form()] = None,
-    name: Annotated[str | None, Form()] = None,
-    tau: Annotated[float, Form(gt=0.0, le=1.0)] = DEFAULT_TAU,  # the ingest job's default
+    data_dir: Annotated[str | None, Form(description="the dataset's directory below MODA_DATASETS_DIR")] = None,
+    name: Annotated[str | None, Form(description="model name; default <dataset>-<arch>")] = None,
+    # The ingest job's default.
+    tau: Annotated[float, Form(gt=0.0, le=1.0, description="τ to modularize at")] = DEFAULT_TAU,
 ) -> JobPublic:
     """Ingest a trained model: the weights are checked against the architecture now (a 4xx if they do
     not fit), stored, and an `ingest` job registers and modularizes the model."""

@@ -31,7 +31,7 @@ async def live() -> dict:
     return {"live": True}
 
 
-@router.get("/health/ready")
+@router.get("/health/ready", responses={503: {"description": 'not ready: `{"ready": false}`'}})
 def ready(services: ServicesDep) -> JSONResponse:
     ok, _ = readiness(services)
     return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
