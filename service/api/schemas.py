@@ -123,6 +123,19 @@ class JobCreate(BaseModel):
         }
 
 
+class _JobResultSchema:
+    """`result` as OpenAPI shows it: empty, or the result model of one of the kinds."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        results = tuple(dict.fromkeys(kind.result for kind in JOB_KINDS.values()))
+        union = handler(TypeAdapter(Union[results]).core_schema)  # noqa: UP007
+        empty = {"type": "object", "maxProperties": 0, "description": "until the job succeeds"}
+        return {"anyOf": [*union.get("anyOf", [union]), empty]}
+
+
 class JobPublic(Public):
     """A job: what it was asked to do, where it is, and what it left."""
 
@@ -131,9 +144,9 @@ class JobPublic(Public):
     status: JobStatus = Field(description="queued → running → succeeded, failed or cancelled")
     params: dict[str, Any] = Field(description="the kind's parameters, defaults filled in")
     progress: dict[str, Any] = Field(description="the last figures the job reported: stage, epoch, loss...")
-    result: dict[str, Any] = Field(
-        description="empty until the job succeeds; then RegisteredResult (train, ingest, modularize) "
-        "or ComposedResult (calibrate, replace)"
+    result: Annotated[dict[str, Any], _JobResultSchema()] = Field(
+        description="empty until the job succeeds; then what the kind leaves: RegisteredResult (train, "
+        "ingest, modularize) or ComposedResult (calibrate, replace)"
     )
     error: str | None = Field(description="why a failed job failed: `CODE: message`")
     attempts: int = Field(description="times a worker has started it")

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from service.jobs.kinds import JOB_KINDS
+from tests.api.conftest import Trained
 from tests.api.contract import METHODS, Seen, template_of, undocumented
 
 ERROR_BODY = {"$ref": "#/components/schemas/ErrorBody"}
@@ -142,6 +143,12 @@ def test_job_params_are_a_union_discriminated_by_kind(spec: dict[str, Any]) -> N
         params_ref = variant["properties"]["params"]["$ref"]
         assert params_ref.rsplit("/", 1)[1] == JOB_KINDS[name].params.__name__
     assert set(schemas["JobPublic"]["properties"]["kind"]["enum"]) == set(JOB_KINDS)
+    results = {one.get("$ref", "").rsplit("/", 1)[-1] for one in schemas["JobPublic"]["properties"]["result"]["anyOf"]}
+    assert {kind.result.__name__ for kind in JOB_KINDS.values()} <= results
+
+
+def test_a_job_leaves_the_result_its_kind_documents(trained: Trained) -> None:
+    JOB_KINDS["train"].result.model_validate(trained.job["result"])
 
 
 def test_the_examples_are_requests_the_server_accepts(
