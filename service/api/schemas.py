@@ -24,6 +24,7 @@ DIGIT_ZERO = [
     [0, 2, 14, 5, 10, 12, 0, 0], [0, 0, 6, 13, 10, 0, 0, 0],
 ]  # fmt: skip
 TRAIN_EXAMPLE = {"dataset": "digits", "arch": "mlp", "epochs": 10, "alpha": 1.0, "beta": 1.0, "gamma": 0.3}
+JOB_EXAMPLES = [{"kind": "train", "params": TRAIN_EXAMPLE}]
 
 
 class ErrorDetail(BaseModel):
@@ -106,7 +107,7 @@ class JobCreate(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"kind": "train", "params": TRAIN_EXAMPLE}]},
+        json_schema_extra={"examples": JOB_EXAMPLES},
     )
     kind: Literal[tuple(JOB_KINDS)] = Field(description="the job kind")  # type: ignore[valid-type]
     params: dict[str, Any] = Field(default_factory=dict, description="the kind's parameters")
@@ -118,8 +119,9 @@ class JobCreate(BaseModel):
         union = handler(TypeAdapter(JobRequest).core_schema)
         return {
             **union,
-            "description": f"{cls.__doc__.splitlines()[0]} (`ingest` jobs come from POST /v1/models)",
-            "examples": cls.model_config["json_schema_extra"]["examples"],  # type: ignore[index]
+            "description": "A job to queue: its kind and that kind's parameters (`ingest` jobs come from "
+            "POST /v1/models).",
+            "examples": JOB_EXAMPLES,
         }
 
 

@@ -20,9 +20,7 @@ from service.jobs.kinds import job_kind
 from service.jobs.submit import submit_job
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
-SUBMIT_ERRORS = errors(
-    400, 404, 409, 507, why={409: "a modularize job for a τ the model already has modules at"}
-)
+SUBMIT_ERRORS = errors(400, 404, 409, 507, why={409: "a modularize job for a τ the model already has modules at"})
 CANCEL_ERRORS = errors(404, 409, 507, why={409: "the job has finished already"})
 EVENTS = {
     200: {
