@@ -50,7 +50,7 @@ class ClassAccuracy(BaseModel):
     """One output class's test accuracy (percent) before and after calibration."""
 
     label: str = Field(description="the class's label")
-    before: float | None = Field(description="percent, the modules' raw logits side by side")
+    before: float | None = Field(description="percent, before calibration (raw logits, or the weak model's own)")
     after: float | None = Field(description="percent, through the fitted calibration layer")
 
 

@@ -164,3 +164,8 @@ def test_the_examples_are_requests_the_server_accepts(
     response = client.post(f"/v1/compositions/{composition['id']}/predict", json=predict)
     assert response.status_code == 200, response.text
     assert response.json()["predictions"][0]["label"] == "0"  # the example is a zero, and classifies so
+    (infer,) = schemas["InferRequestBody"]["examples"]
+    response = client.post(f"/v2/models/{composition['id']}/infer", json=infer)
+    assert response.status_code == 200, response.text
+    probabilities = next(o for o in response.json()["outputs"] if o["name"] == "probabilities")["data"]
+    assert probabilities.index(max(probabilities)) == 0  # the same zero: the composition's first class, 0
