@@ -85,6 +85,12 @@ def _complete(path: str, operation: dict[str, Any], protected: bool) -> None:
         content = {"application/json": {"schema": error}}
         responses.setdefault(str(status), {"description": why or WHY[status], "content": content})
 
+    for status, response in responses.items():
+        # FastAPI files a route's error models under the route's own media type (text/event-stream
+        # for a stream), but errors are always answered as JSON.
+        content = response.get("content") or {}
+        if status[0] in "45" and content and "application/json" not in content:
+            response["content"] = {"application/json": next(iter(content.values()))}
     if _is_fastapi_default(responses.get("422")):
         del responses["422"]
         if _validates(operation):
