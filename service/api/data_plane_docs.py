@@ -107,7 +107,7 @@ def documented(app: FastAPI, protected: list[APIRoute]) -> dict[str, Any]:
         _, definitions = models_json_schema([(m, "validation") for m in MODELS], ref_template=REF)
         schema.setdefault("components", {}).setdefault("schemas", {}).update(definitions.get("$defs", {}))
         schema["paths"].update(_paths())
-        needing_key = [(method, route.path) for route in protected for method in route.methods]
+        needing_key = [(method, route.path) for route in protected for method in route.methods or ()]
         needing_key += [("POST", route.template) for route in ROUTES if route.protected]
         make_honest(schema, needing_key)
         app.openapi_schema = schema

@@ -38,8 +38,8 @@ WHY: dict[int, str] = {
     503: "the registry is unavailable; nothing was changed",
     507: "the server's storage is full; nothing was stored",
 }
-NOT_MODIFIED: dict[int | str, dict[str, Any]] = {304: {"description": WHY[304]}}
-ONNX_DOWNLOAD: dict[int | str, dict[str, Any]] = {
+NOT_MODIFIED: dict[Any, dict[str, Any]] = {304: {"description": WHY[304]}}
+ONNX_DOWNLOAD: dict[Any, dict[str, Any]] = {
     200: {
         "description": "the ONNX file (raw pixels in, normalisation inside the graph); ETag is its sha256",
         "content": {"application/onnx": {"schema": {"type": "string", "format": "binary"}}},
@@ -54,7 +54,7 @@ SECURITY_SCHEME = {
 }
 
 
-def errors(*statuses: int, why: Mapping[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+def errors(*statuses: int, why: Mapping[int, str] | None = None) -> dict[Any, dict[str, Any]]:
     """`responses=` for a /v1 route: each status with the error body and why it is sent."""
     reasons = {**WHY, **(why or {})}
     return {status: {"model": ErrorBody, "description": reasons[status]} for status in statuses}

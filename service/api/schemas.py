@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, Self, TypeVar, Union
 
-from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, TypeAdapter, create_model
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, JsonValue, TypeAdapter, create_model
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
@@ -18,13 +18,18 @@ from service.jobs.params import DataDirNeedsDataset, DatasetName
 T = TypeVar("T")
 
 # sklearn's first digits test image, a 0, on the digits' own scale (0..16): a sample that classifies.
-DIGIT_ZERO = [
+DIGIT_ZERO: list[JsonValue] = [
     [0, 0, 5, 13, 9, 1, 0, 0], [0, 0, 13, 15, 10, 15, 5, 0], [0, 3, 15, 2, 0, 11, 8, 0],
     [0, 4, 12, 0, 0, 8, 8, 0], [0, 5, 8, 0, 0, 9, 8, 0], [0, 4, 11, 0, 1, 12, 7, 0],
     [0, 2, 14, 5, 10, 12, 0, 0], [0, 0, 6, 13, 10, 0, 0, 0],
 ]  # fmt: skip
-TRAIN_EXAMPLE = {"dataset": "digits", "arch": "mlp", "epochs": 10, "alpha": 1.0, "beta": 1.0, "gamma": 0.3}
-JOB_EXAMPLES = [{"kind": "train", "params": TRAIN_EXAMPLE}]
+TRAIN_EXAMPLE: dict[str, JsonValue] = {
+    "dataset": "digits", "arch": "mlp", "epochs": 10, "alpha": 1.0, "beta": 1.0, "gamma": 0.3
+}
+JOB_EXAMPLES: list[JsonValue] = [{"kind": "train", "params": TRAIN_EXAMPLE}]
+# Types built at run time from the JobKind table: values to a type checker, not annotations.
+RUNTIME_LITERAL: Any = Literal
+RUNTIME_UNION: Any = Union
 
 
 class ErrorDetail(BaseModel):
@@ -89,14 +94,16 @@ def _request_of(kind: JobKind) -> type[BaseModel]:
         f"{kind.name.capitalize()}JobCreate",
         __doc__=f"A `{kind.name}` job. {kind.summary}",
         __config__=ConfigDict(extra="forbid"),
-        kind=(Literal[kind.name], Field(description="the job kind")),
+        kind=(RUNTIME_LITERAL[kind.name], Field(description="the job kind")),
         params=(kind.params, params),
     )
 
 
 # The kinds POST /v1/jobs takes, one request shape each, told apart by `kind`.
 SUBMITTABLE = [kind for kind in JOB_KINDS.values() if kind.submitted_at is None]
-JobRequest = Annotated[Union[tuple(_request_of(kind) for kind in SUBMITTABLE)], Field(discriminator="kind")]  # noqa: UP007
+JOB_REQUEST: Any = Annotated[
+    RUNTIME_UNION[tuple(_request_of(kind) for kind in SUBMITTABLE)], Field(discriminator="kind")
+]
 
 
 class JobCreate(BaseModel):
@@ -116,7 +123,7 @@ class JobCreate(BaseModel):
     def __get_pydantic_json_schema__(
         cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        union = handler(TypeAdapter(JobRequest).core_schema)
+        union = handler(TypeAdapter(JOB_REQUEST).core_schema)
         return {
             **union,
             "description": "A job to queue: its kind and that kind's parameters (`ingest` jobs come from "
@@ -133,7 +140,7 @@ class _JobResultSchema:
         cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         results = tuple(dict.fromkeys(kind.result for kind in JOB_KINDS.values()))
-        union = handler(TypeAdapter(Union[results]).core_schema)  # noqa: UP007
+        union = handler(TypeAdapter(RUNTIME_UNION[results]).core_schema)
         empty = {"type": "object", "maxProperties": 0, "description": "until the job succeeds"}
         return {"anyOf": [*union.get("anyOf", [union]), empty]}
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 # Strict: JSON 2.0 or "2" as a dimension is a client bug worth reporting, not guessing around.
 Dim = Annotated[int, Field(strict=True, ge=0)]
@@ -38,11 +38,13 @@ class RequestOutput(BaseModel):
 
 
 # sklearn's first digits test image, a 0, flat and on the digits' own scale (0..16).
-DIGIT_ZERO = [
+DIGIT_ZERO: list[JsonValue] = [
     0, 0, 5, 13, 9, 1, 0, 0, 0, 0, 13, 15, 10, 15, 5, 0, 0, 3, 15, 2, 0, 11, 8, 0, 0, 4, 12, 0, 0, 8, 8, 0,
     0, 5, 8, 0, 0, 9, 8, 0, 0, 4, 11, 0, 1, 12, 7, 0, 0, 2, 14, 5, 10, 12, 0, 0, 0, 0, 6, 13, 10, 0, 0, 0,
 ]  # fmt: skip
-INFER_EXAMPLE = {"inputs": [{"name": "input", "shape": [1, 1, 8, 8], "datatype": "FP32", "data": DIGIT_ZERO}]}
+INFER_EXAMPLE: JsonValue = {
+    "inputs": [{"name": "input", "shape": [1, 1, 8, 8], "datatype": "FP32", "data": DIGIT_ZERO}]
+}
 
 
 class InferRequestBody(BaseModel):
