@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -203,6 +204,8 @@ class CompositionRow(Base):
 
 
 _STATUS_VALUES = ", ".join(f"'{status.value}'" for status in JobStatus)
+# A job that will still do its work: queued or running, and not asked to cancel.
+IN_FLIGHT = "dedupe_key IS NOT NULL AND status IN ('queued', 'running') AND NOT cancel_requested"
 
 
 class JobRow(Base):
@@ -211,6 +214,15 @@ class JobRow(Base):
         CheckConstraint(f"status IN ({_STATUS_VALUES})", name="status"),
         # Serves the claim query (status = 'queued' ORDER BY created_at) and status filters.
         Index(None, "status", "created_at"),
+        # At most one job in flight per dedupe key, enforced by the database so that requests at
+        # the same instant cannot both create one (see SqlJobs.find_or_create_job).
+        Index(
+            "uq_jobs_dedupe_key_in_flight",
+            "dedupe_key",
+            unique=True,
+            sqlite_where=text(IN_FLIGHT),
+            postgresql_where=text(IN_FLIGHT),
+        ),
     )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
@@ -223,6 +235,7 @@ class JobRow(Base):
     attempts: Mapped[int] = mapped_column(Integer)
     max_attempts: Mapped[int] = mapped_column(Integer)
     cancel_requested: Mapped[bool] = mapped_column(Boolean)
+    dedupe_key: Mapped[str | None] = mapped_column(String(128))
     worker_id: Mapped[str | None] = mapped_column(String(255))
     heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())

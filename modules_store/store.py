@@ -234,6 +234,21 @@ class RegistryStore(ABC):
         """A new queued job; `max_attempts` >= 1 (else INVALID_ARGUMENT) bounds how often it is claimed."""
 
     @abstractmethod
+    def find_or_create_job(
+        self,
+        kind: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        dedupe_key: str,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    ) -> tuple[Job, bool]:
+        """(the job in flight made with `dedupe_key`, False), or (a new queued job, True) when none is.
+
+        In flight: queued or running and not asked to cancel. Atomic: of callers racing with one key,
+        exactly one creates the job and the others get it.
+        """
+
+    @abstractmethod
     def get_job(self, job_id: str) -> Job:
         """The job with this id; NOT_FOUND if none."""
 

@@ -1,13 +1,16 @@
 """Submitting a job: validate its parameters, queue it in SQL, hand it to the executor; or finding the
-job already under way for the same work."""
+job already under way for the same work (atomically: see RegistryStore.find_or_create_job)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-from collections.abc import Callable
 from typing import Any
 
-from modules_store import Job, JobStatus, RegistryStore, all_items
+from pydantic import BaseModel
+
+from modules_store import Job, RegistryStore
 from service.config import Settings
 from service.errors import ErrorCode, HubError
 from service.jobs.calibrate import check_calibration, plan_replacement, replacement_data
@@ -20,10 +23,21 @@ from service.moda.data.sandbox import open_dataset, resolve_data_dir
 log = logging.getLogger(__name__)
 
 
-def submit_job(store: RegistryStore, executor: Executor, settings: Settings, kind: str, params: dict[str, Any]) -> Job:
+def submit_job(
+    store: RegistryStore,
+    executor: Executor,
+    settings: Settings,
+    kind: str,
+    params: dict[str, Any],
+    *,
+    dedupe_key: str | None = None,
+) -> Job:
     """Bad parameters raise INVALID_ARGUMENT here, before anything is queued; so do models, modules
-    and data that a job could not use (NOT_FOUND, INVALID_ARGUMENT...). A modularize job identical
-    to one queued or running is that job."""
+    and data that a job could not use (NOT_FOUND, INVALID_ARGUMENT...).
+
+    A job submitted with the `dedupe_key` of a job in flight (queued or running, not cancelling) is
+    that job, also for requests at the same instant. A modularize job is keyed by its parameters:
+    the same split asked for again while it runs is that job, not a second one doing it again."""
     parsed = parse_params(kind, params)
     store.ping()  # UNAVAILABLE (503) when the registry is gone: a job queued there would be lost
     dataset = getattr(parsed, "dataset", None)
@@ -35,10 +49,7 @@ def submit_job(store: RegistryStore, executor: Executor, settings: Settings, kin
         training_data(open_dataset(settings.resolved_datasets_dir, parsed.dataset, parsed.data_dir), parsed)
     elif isinstance(parsed, ModularizeParams):
         _check_modularize(store, parsed)
-        # The same split asked for again while it runs: that job, not a second one doing it again.
-        same = job_in_flight(store, kind, lambda params: parse_params(kind, params) == parsed)
-        if same is not None:
-            return same
+        dedupe_key = dedupe_key or params_key(kind, parsed)
     elif isinstance(parsed, CalibrateParams):
         check_calibration(Planner(store, settings), parsed)
     elif isinstance(parsed, ReplaceParams):
@@ -46,27 +57,25 @@ def submit_job(store: RegistryStore, executor: Executor, settings: Settings, kin
         # The job checks again, for jobs queued by other means and registries changed meanwhile.
         planner = Planner(store, settings)
         replacement_data(planner, plan_replacement(planner, parsed), parsed)
-    job = store.create_job(kind, parsed.model_dump(mode="json"), max_attempts=settings.max_attempts)
-    try:
-        executor.submit(job)
-    except Exception:  # the broker is down: the job is queued in SQL and the reaper sends it again
-        log.exception("job %s is queued but could not be handed to the executor yet", job.id)
+    job_params = parsed.model_dump(mode="json")
+    if dedupe_key is None:
+        job, created = store.create_job(kind, job_params, max_attempts=settings.max_attempts), True
+    else:
+        job, created = store.find_or_create_job(
+            kind, job_params, dedupe_key=dedupe_key, max_attempts=settings.max_attempts
+        )
+    if created:
+        try:
+            executor.submit(job)
+        except Exception:  # the broker is down: the job is queued in SQL and the reaper sends it again
+            log.exception("job %s is queued but could not be handed to the executor yet", job.id)
     return job
 
 
-def job_in_flight(store: RegistryStore, kind: str, same: Callable[[dict[str, Any]], bool]) -> Job | None:
-    """A queued or running job of `kind` whose params `same` accepts, or None.
-
-    Queued jobs are listed before running ones: a job claimed between the two listings is then
-    still found, as running. A running job asked to cancel is passed over: it will make nothing.
-    Not atomic: two requests at the same instant may both miss each other.
-    """
-    in_flight = (
-        job
-        for status in (JobStatus.QUEUED, JobStatus.RUNNING)
-        for job in all_items(store.list_jobs, status=status, kind=kind)
-    )
-    return next((job for job in in_flight if not job.cancel_requested and same(job.params)), None)
+def params_key(kind: str, parsed: BaseModel) -> str:
+    """A dedupe key for jobs of `kind` with exactly these parameters (their canonical JSON's digest)."""
+    canonical = json.dumps(parsed.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return f"{kind}:{hashlib.sha256(canonical.encode()).hexdigest()}"
 
 
 def _check_modularize(store: RegistryStore, p: ModularizeParams) -> None:

@@ -144,3 +144,11 @@ def test_first_open_from_several_processes_migrates_once(database_url: str) -> N
     finally:
         for store in opened:
             store.close()
+
+
+def test_racing_submitters_of_one_dedupe_key_get_one_job(store: SqlStore, open_sql_store: OpenStore) -> None:
+    stores = [open_sql_store(migrate=False) for _ in range(6)]
+    answers = run_together(len(stores), lambda i: stores[i].find_or_create_job("modularize", dedupe_key="split"))
+    assert len({job.id for job, _ in answers}) == 1
+    assert sum(created for _, created in answers) == 1
+    assert store.list_jobs(kind="modularize").total == 1

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 
-from modules_store import Job, Model, composition_id
+from modules_store import composition_id
 from service.api.deps import (
     ArtifactsDep,
     Authorized,
@@ -27,9 +26,8 @@ from service.api.schemas import (
     page_of,
 )
 from service.errors import ErrorCode, HubError
-from service.jobs.composer import CALIBRATED, Composer
-from service.jobs.params import CalibrateParams
-from service.jobs.submit import job_in_flight, submit_job
+from service.jobs.composer import CALIBRATED
+from service.jobs.submit import submit_job
 
 router = APIRouter(tags=["compositions"])
 
@@ -67,34 +65,19 @@ def create_composition(
     else:
         first = next(iter(models.values()))
         data = composer.data_key(first, body.dataset, body.data_dir)
-        found = composer.existing(composition_id(body.modules, CALIBRATED, data))
+        target = composition_id(body.modules, CALIBRATED, data)
+        found = composer.existing(target)
         if found is None:
-            # A repeated request waits for the job already making this composition, not a second one.
-            job = _calibrating(composer, first, body.modules, data)
-            if job is None:
-                # submit_job refuses data the job could not calibrate on (other input, missing
-                # classes) now, rather than queueing a job that would fail.
-                params = {"module_ids": body.modules, "dataset": body.dataset, "data_dir": body.data_dir}
-                job = submit_job(store, executor, settings, "calibrate", params)
+            # submit_job refuses data the job could not calibrate on (other input, missing classes)
+            # now, rather than queueing a job that would fail. A repeated request gets the job
+            # already making this composition, not a second one.
+            params = {"module_ids": body.modules, "dataset": body.dataset, "data_dir": body.data_dir}
+            job = submit_job(store, executor, settings, "calibrate", params, dedupe_key=f"calibrate:{target}")
             headers = {"Location": f"/v1/jobs/{job.id}"}
             return JSONResponse(JobPublic.of(job).model_dump(mode="json"), status_code=202, headers=headers)
         composition, created = found, False
     payload = CompositionPublic.of(composition).model_dump(mode="json")
     return JSONResponse(payload, status_code=201 if created else 200)
-
-
-def _calibrating(composer: Composer, first: Model, module_ids: list[str], data: str) -> Job | None:
-    """The queued or running `calibrate` job of these modules on the data keyed `data`, if any."""
-
-    def same(params: dict[str, Any]) -> bool:
-        try:
-            p = CalibrateParams.model_validate(params)
-            # The same modules in any order have the same first model, so the data keys compare.
-            return set(p.module_ids) == set(module_ids) and composer.data_key(first, p.dataset, p.data_dir) == data
-        except (ValidationError, HubError):
-            return False  # another job's params that no longer parse or resolve: not this request's job
-
-    return job_in_flight(composer.store, "calibrate", same)
 
 
 @router.get("/v1/compositions", response_model=PagePublic[CompositionPublic])
