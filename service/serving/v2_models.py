@@ -29,7 +29,9 @@ class RequestInput(BaseModel):
 class RequestOutput(BaseModel):
     name: Name
     parameters: dict[str, Any] | None = Field(
-        default=None, description='{"binary_data": true}: return this output as raw bytes after the JSON'
+        default=None,
+        description='{"binary_data": true}: return this output as raw bytes after the JSON; '
+        '{"classification": n}: its top n classes as "score:index:label" strings (BYTES)',
     )
 
 
@@ -46,8 +48,12 @@ class ResponseOutput(BaseModel):
     name: str
     datatype: str
     shape: list[int]
-    parameters: dict[str, Any] | None = None
-    data: list[float] | None = None
+    parameters: dict[str, Any] | None = Field(
+        default=None, description='{"labels": [...]}: the class of each column; binary_data_size when binary'
+    )
+    data: list[float] | list[str] | None = Field(
+        default=None, description='numbers, or "score:index:label" strings for a classification (BYTES)'
+    )
 
 
 class InferResponseBody(BaseModel):
@@ -61,6 +67,7 @@ class TensorMetadata(BaseModel):
     name: str
     datatype: str
     shape: list[int] = Field(description="-1 marks the dynamic batch dimension")
+    parameters: dict[str, Any] | None = Field(default=None, description='{"labels": [...]}: the class of each column')
 
 
 class ModelMetadata(BaseModel):
@@ -69,6 +76,13 @@ class ModelMetadata(BaseModel):
     platform: str
     inputs: list[TensorMetadata]
     outputs: list[TensorMetadata]
+    parameters: dict[str, Any] | None = Field(
+        default=None, description='{"labels": [...]}: the classes, in output order'
+    )
+
+
+class RepositoryIndexRequest(BaseModel):
+    ready: bool = Field(default=False, description="only ready models (every composition is ready)")
 
 
 class V2Error(BaseModel):
