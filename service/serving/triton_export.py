@@ -50,7 +50,10 @@ def export_composition(
     labels = [str(c["label"]) for c in composition.classes]
     spec = InputSpec.from_dict(composition.input_spec)
     onnx = read_artifact(composition.onnx_sha256)
-    data = triton_archive(composition.id, spec, labels, onnx, max_batch_size, composition.created_at)
+    try:
+        data = triton_archive(composition.id, spec, labels, onnx, max_batch_size, composition.created_at)
+    except ValueError as error:  # labels a Triton label file cannot hold
+        raise HubError(ErrorCode.CONFLICT, f"composition {composition.id} cannot be exported: {error}") from None
     return Export(data, f"composition-{composition.id}-triton.tar.gz", MEDIA_TYPE)
 
 
