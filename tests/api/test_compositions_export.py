@@ -57,3 +57,9 @@ def test_unknown_formats_and_compositions_are_refused(anonymous: httpx.Client, c
     assert_error(anonymous.get(url, params={"format": "savedmodel"}), 400, "INVALID_ARGUMENT", "savedmodel", "triton")
     assert_error(anonymous.get(url, params={"format": ""}), 400, "INVALID_ARGUMENT", "triton")
     assert_error(anonymous.get("/v1/compositions/nope/export"), 404, "NOT_FOUND", "nope")
+
+
+def test_the_export_is_documented(anonymous: httpx.Client) -> None:
+    export = anonymous.get("/openapi.json").json()["paths"]["/v1/compositions/{composition_id}/export"]["get"]
+    assert "application/gzip" in export["responses"]["200"]["content"]
+    assert [p["name"] for p in export["parameters"] if p["in"] == "query"] == ["format"]

@@ -230,3 +230,12 @@ def test_model_config_repository_index_and_statistics(anonymous: httpx.Client, c
     every = anonymous.get("/v2/models/stats").json()["model_stats"]
     assert any(entry["name"] == name for entry in every)
     assert_v2_error(anonymous.get("/v2/models/nope/stats"), 404, "nope")
+
+
+def test_the_v2_extensions_are_documented(anonymous: httpx.Client) -> None:
+    paths = anonymous.get("/openapi.json").json()["paths"]
+    assert "post" in paths["/v2/repository/index"]
+    for path in ("/v2/models/{name}/config", "/v2/models/{name}/stats", "/v2/models/stats"):
+        assert "get" in paths[path], path
+    metadata = paths["/v2/models/{name}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert metadata == {"$ref": "#/components/schemas/ModelMetadata"}
