@@ -87,3 +87,66 @@ class RepositoryIndexRequest(BaseModel):
 
 class V2Error(BaseModel):
     error: str
+
+
+class RepositoryIndexEntry(BaseModel):
+    name: str
+    version: str
+    state: str = Field(description="READY: every composition is served on demand")
+
+
+class ConfigTensor(BaseModel):
+    name: str
+    data_type: str = Field(examples=["TYPE_FP32"])
+    dims: list[int] = Field(description="per sample: the batch dimension is implicit (max_batch_size > 0)")
+    label_filename: str | None = Field(default=None, description="the labels file of the Triton export")
+
+
+class ModelConfig(BaseModel):
+    """Triton's model configuration (model_config.proto's field names), as the export's config.pbtxt."""
+
+    name: str
+    platform: str
+    backend: str
+    max_batch_size: int
+    input: list[ConfigTensor]
+    output: list[ConfigTensor]
+
+
+class StatDuration(BaseModel):
+    count: int
+    ns: int = Field(description="cumulative nanoseconds")
+
+
+class BatchStats(BaseModel):
+    batch_size: int
+    compute_input: StatDuration
+    compute_infer: StatDuration
+    compute_output: StatDuration
+
+
+class InferenceStats(BaseModel):
+    success: StatDuration
+    fail: StatDuration
+    queue: StatDuration = Field(description="always 0 ns: requests are admitted or refused (429), never queued")
+    compute_input: StatDuration
+    compute_infer: StatDuration
+    compute_output: StatDuration
+    cache_hit: StatDuration
+    cache_miss: StatDuration
+
+
+class ModelStatistics(BaseModel):
+    name: str
+    version: str
+    last_inference: int = Field(description="milliseconds since the epoch; 0 before the first")
+    inference_count: int = Field(description="samples inferred")
+    execution_count: int = Field(description="model runs (requests)")
+    inference_stats: InferenceStats
+    batch_stats: list[BatchStats]
+
+
+class StatisticsResponse(BaseModel):
+    """Triton's statistics, counted by this API process since it started."""
+
+    model_stats: list[ModelStatistics]

@@ -237,5 +237,11 @@ def test_the_v2_extensions_are_documented(anonymous: httpx.Client) -> None:
     assert "post" in paths["/v2/repository/index"]
     for path in ("/v2/models/{name}/config", "/v2/models/{name}/stats", "/v2/models/stats"):
         assert "get" in paths[path], path
-    metadata = paths["/v2/models/{name}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
-    assert metadata == {"$ref": "#/components/schemas/ModelMetadata"}
+
+    def schema(path: str, method: str = "get") -> dict[str, Any]:
+        return paths[path][method]["responses"]["200"]["content"]["application/json"]["schema"]
+
+    assert schema("/v2/models/{name}") == {"$ref": "#/components/schemas/ModelMetadata"}
+    assert schema("/v2/models/{name}/config") == {"$ref": "#/components/schemas/ModelConfig"}
+    assert schema("/v2/models/{name}/stats") == {"$ref": "#/components/schemas/StatisticsResponse"}
+    assert schema("/v2/repository/index", "post")["items"] == {"$ref": "#/components/schemas/RepositoryIndexEntry"}

@@ -15,6 +15,7 @@ from modules_store import Composition
 from service.errors import ErrorCode, HubError
 from service.serving.triton_config import labels_file, model_config, to_pbtxt
 from service.serving.triton_export import export_composition, triton_archive
+from service.serving.v2_models import ModelConfig
 from tests.serving.helpers import DIGITS, RGB, linear_onnx, pixels, reference_logits
 from tests.triton_proto import model_config_pb2, parse_model_config
 
@@ -102,6 +103,7 @@ def test_an_unknown_format_is_refused_before_anything_is_read() -> None:
 
 def test_config_text_escapes_what_text_format_must_escape() -> None:
     config = model_config('odd "name"\\with\nbreaks', RGB, 5, ("logits", "probabilities"), 4, label_filename=None)
+    ModelConfig.model_validate(config)  # what OpenAPI documents
     parsed = parse_model_config(to_pbtxt(config))
     assert parsed.name == 'odd "name"\\with\nbreaks'
     assert list(parsed.input[0].dims) == [3, 4, 5]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from service.serving.v2_models import ModelStatistics
 from service.serving.v2_stats import InferenceStatistics, ModelStats
 
 
@@ -14,6 +15,7 @@ def test_a_report_has_tritons_fields_and_sums() -> None:
     stats.record_success(1, 5, 50, 5)
     stats.record_failure(7)
     report = stats.report("m", "1")
+    ModelStatistics.model_validate(report)  # what OpenAPI documents
 
     assert (report["name"], report["version"]) == ("m", "1")
     assert report["inference_count"] == 9 and report["execution_count"] == 3

@@ -17,7 +17,14 @@ from service.api.routes.health import readiness
 from service.serving.predictor import MODEL_VERSION
 from service.serving.triton_config import model_config
 from service.serving.v2 import OUTPUT_NAMES, model_metadata
-from service.serving.v2_models import ModelMetadata, RepositoryIndexRequest, V2Error
+from service.serving.v2_models import (
+    ModelConfig,
+    ModelMetadata,
+    RepositoryIndexEntry,
+    RepositoryIndexRequest,
+    StatisticsResponse,
+    V2Error,
+)
 
 ERRORS = {400: {"model": V2Error}, 404: {"model": V2Error}}
 
@@ -43,7 +50,7 @@ def ready(services: ServicesDep) -> JSONResponse:
     return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
 
 
-@router.post("/repository/index")
+@router.post("/repository/index", response_model=list[RepositoryIndexEntry])
 def repository_index(
     services: ServicesDep, body: Annotated[RepositoryIndexRequest | None, Body()] = None
 ) -> list[dict]:
@@ -59,7 +66,7 @@ def repository_index(
             return index
 
 
-@router.get("/models/stats")
+@router.get("/models/stats", response_model=StatisticsResponse)
 def all_statistics(services: ServicesDep) -> dict:
     """Statistics of every model this API process has answered inferences for (Triton's shape)."""
     statistics = services.predictor.statistics
@@ -78,16 +85,21 @@ def metadata(name: str, services: ServicesDep, version: str = MODEL_VERSION) -> 
     return model_metadata(served.id, MODEL_VERSION, served.spec, served.labels)
 
 
-@router.get("/models/{name}/config")
-@router.get("/models/{name}/versions/{version}/config", include_in_schema=False)
+@router.get("/models/{name}/config", response_model=ModelConfig, response_model_exclude_none=True)
+@router.get(
+    "/models/{name}/versions/{version}/config",
+    response_model=ModelConfig,
+    response_model_exclude_none=True,
+    include_in_schema=False,
+)
 def config(name: str, services: ServicesDep, version: str = MODEL_VERSION) -> dict:
     """The model's Triton model configuration, as `config.pbtxt` of its Triton export says (as JSON)."""
     served = services.predictor.model(name, version)
     return model_config(served.id, served.spec, len(served.labels), OUTPUT_NAMES, services.settings.max_batch)
 
 
-@router.get("/models/{name}/stats")
-@router.get("/models/{name}/versions/{version}/stats", include_in_schema=False)
+@router.get("/models/{name}/stats", response_model=StatisticsResponse)
+@router.get("/models/{name}/versions/{version}/stats", response_model=StatisticsResponse, include_in_schema=False)
 def statistics(name: str, services: ServicesDep, version: str = MODEL_VERSION) -> dict:
     """This API process's inference statistics of the model, in Triton's shape (counts, cumulative ns)."""
     served = services.predictor.model(name, version)
