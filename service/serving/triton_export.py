@@ -1,13 +1,13 @@
 """A composition as a Triton/KServe model repository, packed as tar.gz:
 
     <name>/config.pbtxt    platform onnxruntime_onnx, dims per sample, max_batch_size
-    <name>/labels.txt      one class label a line, in output order (the config's label_filename)
-    <name>/1/model.onnx    the composition's graph, as `/v1/compositions/{id}/onnx` serves it
+    <name>/labels.txt      one class label a line, in output order (the outputs' label_filename)
+    <name>/1/model.onnx    the composition's graph with the outputs this server's V2 model has:
+                           `logits`, and `probabilities` (a Softmax node appended)
 
-Unpacked into a model repository directory, Triton (and KServe's Triton runtime) serve it as is;
-the graph takes raw pixels (normalisation is inside it), so clients send what they send here.
-The exported graph has one output, `logits`: Triton's classification extension ranks by it, and
-the ranking is that of the probabilities this server adds.
+Unpacked into a model repository directory, Triton (and KServe's Triton runtime) serve it as this
+server serves it over V2: the same input, outputs, labels and config (`GET /v2/models/{id}/config`).
+The graph takes raw pixels (normalisation is inside it), so clients send what they send here.
 """
 
 from __future__ import annotations
@@ -19,11 +19,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import onnx
+
 from modules_store import Composition
 from service.errors import ErrorCode, HubError
 from service.moda.spec import InputSpec
 from service.serving.sessions import OUTPUT_NAME
 from service.serving.triton_config import LABELS_FILE, labels_file, model_config, to_pbtxt
+from service.serving.v2 import OUTPUT_NAMES, PROBABILITIES
 
 FORMATS = ("triton",)
 MEDIA_TYPE = "application/gzip"
@@ -67,11 +70,11 @@ def triton_archive(
 ) -> bytes:
     """The model repository of one model `name` as tar.gz bytes; its files dated `created_at`, so
     that the same composition always exports the same bytes."""
-    config = model_config(name, spec, len(labels), (OUTPUT_NAME,), max_batch_size, LABELS_FILE)
+    config = model_config(name, spec, len(labels), OUTPUT_NAMES, max_batch_size, LABELS_FILE)
     files = {
         f"{name}/config.pbtxt": to_pbtxt(config).encode(),
         f"{name}/{LABELS_FILE}": labels_file(labels).encode(),
-        f"{name}/1/{MODEL_FILE}": onnx,
+        f"{name}/1/{MODEL_FILE}": with_probabilities(onnx),
     }
     buffer = io.BytesIO()
     # mtime=0 in the gzip header: the archive's bytes depend on its content only.
@@ -84,6 +87,25 @@ def triton_archive(
         for path, data in files.items():
             archive.addfile(_entry(path, len(data), created_at, tarfile.REGTYPE), io.BytesIO(data))
     return buffer.getvalue()
+
+
+def with_probabilities(graph: bytes) -> bytes:
+    """The graph with a second output, `probabilities` = softmax(`logits`) over the classes, as the
+    V2 endpoint computes it."""
+    model = onnx.load_from_string(graph)
+    logits = next((o for o in model.graph.output if o.name == OUTPUT_NAME), None)
+    if logits is None:
+        # Every stored composition has it (service.moda.onnx_export's contract): a broken invariant.
+        raise HubError(ErrorCode.INTERNAL, f"the composition's graph has no {OUTPUT_NAME!r} output")
+    model.graph.node.append(
+        onnx.helper.make_node("Softmax", [OUTPUT_NAME], [PROBABILITIES], name="export_probabilities", axis=-1)
+    )
+    probabilities = onnx.ValueInfoProto()
+    probabilities.CopyFrom(logits)  # the same type and shape: (batch, classes) float32
+    probabilities.name = PROBABILITIES
+    model.graph.output.append(probabilities)
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
 
 
 def _entry(path: str, size: int, created_at: datetime, kind: bytes) -> tarfile.TarInfo:

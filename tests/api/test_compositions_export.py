@@ -3,7 +3,6 @@ parser accepts, holding the composition's graph and labels; unknown formats and 
 
 from __future__ import annotations
 
-import hashlib
 import io
 import tarfile
 from typing import Any
@@ -34,18 +33,29 @@ def test_a_triton_export_is_a_model_repository_of_the_composition(
     assert (config.name, config.platform, config.max_batch_size) == (name, "onnxruntime_onnx", MAX_BATCH)
     (tensor,) = config.input
     assert (tensor.name, tensor.data_type, list(tensor.dims)) == ("input", pb2.TYPE_FP32, [1, 8, 8])
-    (output,) = config.output
-    assert (output.name, output.data_type, list(output.dims)) == ("logits", pb2.TYPE_FP32, [len(CLASSES)])
-    labels = files[f"{name}/{output.label_filename}"].decode().splitlines()
+    # The config Triton would load is the one this server reports over V2.
+    served = anonymous.get(f"/v2/models/{name}/config").json()
+    assert [
+        {
+            "name": o.name,
+            "data_type": pb2.DataType.Name(o.data_type),
+            "dims": list(o.dims),
+            "label_filename": o.label_filename,
+        }
+        for o in config.output
+    ] == served["output"]
+    (label_file,) = {o.label_filename for o in config.output}
+    labels = files[f"{name}/{label_file}"].decode().splitlines()
     assert labels == [c["label"] for c in composition["classes"]] == [str(c) for c in CLASSES]
 
-    # The graph is the one the registry holds, and it classifies as the server does.
-    graph = files[f"{name}/1/model.onnx"]
-    assert hashlib.sha256(graph).hexdigest() == composition["onnx_sha256"]
+    # The graph answers what the server answers: its probabilities are those of /v1 predict.
     x, y = digits().of_classes(CLASSES)
-    session = ort.InferenceSession(graph, providers=["CPUExecutionProvider"])
-    (logits,) = session.run([output.name], {tensor.name: x.astype(np.float32)})
-    predicted = [labels[k] for k in logits.argmax(axis=1)]
+    session = ort.InferenceSession(files[f"{name}/1/model.onnx"], providers=["CPUExecutionProvider"])
+    (probabilities,) = session.run(["probabilities"], {tensor.name: x.astype(np.float32)})
+    predictions = anonymous.post(f"/v1/compositions/{name}/predict", json={"inputs": x.tolist()}).json()
+    served_probabilities = [[p["probabilities"][label] for label in labels] for p in predictions["predictions"]]
+    np.testing.assert_allclose(probabilities, served_probabilities, atol=1e-5)
+    predicted = [labels[k] for k in probabilities.argmax(axis=1)]
     assert np.mean(np.array(predicted) == y.astype(str)) > 0.9
 
     # The default format is triton, and the same composition exports the same bytes.

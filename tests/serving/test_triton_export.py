@@ -13,6 +13,7 @@ import pytest
 
 from modules_store import Composition
 from service.errors import ErrorCode, HubError
+from service.serving.predictions import softmax
 from service.serving.triton_config import labels_file, model_config, to_pbtxt
 from service.serving.triton_export import export_composition, triton_archive
 from service.serving.v2_models import ModelConfig
@@ -52,18 +53,22 @@ def test_the_archive_is_a_model_repository_triton_parses() -> None:
     assert config.max_batch_size == 256
     (tensor,) = config.input
     assert (tensor.name, tensor.data_type, list(tensor.dims)) == ("input", pb2.TYPE_FP32, [1, 8, 8])
-    (output,) = config.output
-    assert (output.name, output.data_type, list(output.dims)) == ("logits", pb2.TYPE_FP32, [3])
-    assert files[f"comp/{output.label_filename}"].decode().splitlines() == LABELS
+    assert [(o.name, o.data_type, list(o.dims)) for o in config.output] == [
+        ("logits", pb2.TYPE_FP32, [3]),
+        ("probabilities", pb2.TYPE_FP32, [3]),
+    ]
+    for output in config.output:
+        assert files[f"comp/{output.label_filename}"].decode().splitlines() == LABELS
 
-    # The graph is the composition's, and its names and shapes are the config's.
-    assert files["comp/1/model.onnx"] == onnx
+    # The graph is the composition's with the served outputs; its names and shapes are the config's.
     session = ort.InferenceSession(files["comp/1/model.onnx"], providers=["CPUExecutionProvider"])
-    (graph_input,), (graph_output,) = session.get_inputs(), session.get_outputs()
+    (graph_input,) = session.get_inputs()
     assert (graph_input.name, graph_input.shape[1:]) == (tensor.name, list(tensor.dims))
-    assert (graph_output.name, graph_output.shape[1:]) == (output.name, list(output.dims))
+    assert [(o.name, o.shape[1:]) for o in session.get_outputs()] == [(o.name, list(o.dims)) for o in config.output]
     x = pixels(2, DIGITS)
-    np.testing.assert_allclose(session.run(None, {"input": x})[0], reference_logits(x, weight, bias), atol=1e-4)
+    logits, probabilities = session.run(["logits", "probabilities"], {"input": x})
+    np.testing.assert_allclose(logits, reference_logits(x, weight, bias), atol=1e-4)
+    np.testing.assert_allclose(probabilities, softmax(logits), atol=1e-6)
 
 
 def test_the_same_composition_exports_the_same_bytes() -> None:
