@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -17,7 +18,7 @@ from service.api.deps import (
     SettingsDep,
     StoreDep,
 )
-from service.api.downloads import artifact_response
+from service.api.downloads import artifact_response, content_disposition, stored_bytes
 from service.api.schemas import (
     CompositionCreate,
     CompositionPublic,
@@ -28,6 +29,7 @@ from service.api.schemas import (
 from service.errors import ErrorCode, HubError
 from service.jobs.composer import CALIBRATED
 from service.jobs.submit import submit_job
+from service.serving.triton_export import FORMATS, export_composition
 
 router = APIRouter(tags=["compositions"])
 
@@ -102,3 +104,28 @@ def get_composition(composition_id: str, store: StoreDep) -> CompositionPublic:
 def download_composition(composition_id: str, request: Request, store: StoreDep, artifacts: ArtifactsDep) -> Response:
     composition = store.get_composition(composition_id)
     return artifact_response(request, artifacts, composition.onnx_sha256, f"composition-{composition.id}.onnx")
+
+
+@router.get(
+    "/v1/compositions/{composition_id}/export",
+    response_class=Response,
+    responses={200: {"content": {"application/gzip": {}}, "description": "a model-repository archive"}},
+)
+def export(
+    composition_id: str,
+    store: StoreDep,
+    artifacts: ArtifactsDep,
+    settings: SettingsDep,
+    export_format: Annotated[
+        str, Query(alias="format", description=f"one of {', '.join(FORMATS)}: a Triton/KServe model repository")
+    ] = "triton",
+) -> Response:
+    """The composition packed for the servers people already run: `triton` is a tar.gz model
+    repository (`<id>/config.pbtxt`, `<id>/labels.txt`, `<id>/1/model.onnx`) that Triton and
+    KServe's Triton runtime load as it is."""
+    composition = store.get_composition(composition_id)
+    exported = export_composition(
+        composition, partial(stored_bytes, artifacts), export_format, settings.max_batch
+    )
+    headers = {"Content-Disposition": content_disposition(exported.filename)}
+    return Response(exported.data, media_type=exported.media_type, headers=headers)
