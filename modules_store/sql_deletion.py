@@ -75,9 +75,7 @@ class SqlDeletion:
         return rows[-1].position, [row.composition_id for row in rows]
 
 
-def _compositions_using(
-    session: Session, module_ids: Sequence[str], what: str, cascade: bool
-) -> list[CompositionRow]:
+def _compositions_using(session: Session, module_ids: Sequence[str], what: str, cascade: bool) -> list[CompositionRow]:
     """The compositions made of any of `module_ids`; CONFLICT naming them unless `cascade`."""
     if not module_ids:
         return []

@@ -13,6 +13,7 @@ from service.api.deps import (
     ArtifactsDep,
     Authorized,
     ComposerDep,
+    DeleterDep,
     ExecutorDep,
     Offset,
     SettingsDep,
@@ -119,3 +120,11 @@ def get_composition(composition_id: str, store: StoreDep) -> CompositionPublic:
 def download_composition(composition_id: str, request: Request, store: StoreDep, artifacts: ArtifactsDep) -> Response:
     composition = store.get_composition(composition_id)
     return artifact_response(request, artifacts, composition.onnx_sha256, f"composition-{composition.id}.onnx")
+
+
+@router.delete("/v1/compositions/{composition_id}", status_code=204, response_class=Response, dependencies=[Authorized])
+def delete_composition(composition_id: str, deleter: DeleterDep) -> Response:
+    """Delete the composition (its modules stay) and its ONNX file; every API process answers 404 for it
+    within a second."""
+    deleter.composition(composition_id)
+    return Response(status_code=204)
