@@ -7,6 +7,11 @@ model or module NOT_FOUND, and nothing it would write can name the deleted rows 
 
 The registry reports the artifacts that no row names any more; they are removed from the artifact
 store here. A composition made again later from the same bytes stores its artifact anew.
+
+Known gap: writers store an artifact before the row that names it. A writer that finds the file
+still there in the instant between the deletion's commit and the file's removal, and commits its
+row after, names a file that is gone: its composition answers CORRUPT_ARTIFACT until it is deleted
+and composed again. Closing it needs writers and reclaims to share a lock (or a grace period).
 """
 
 from __future__ import annotations
