@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -131,7 +131,7 @@ def _still_named(session: Session, candidates: Collection[str]) -> set[str]:
     if not candidates:
         return set()
     shas = list(candidates)
-    columns: list[tuple[ColumnElement[str], ColumnElement[bool] | None]] = [
+    columns: list[tuple[SQLColumnExpression[str], ColumnElement[bool] | None]] = [
         (ModelRow.weights_sha256, None),
         *((ModelRow.metrics[key].as_string(), None) for key in MODEL_ARTIFACT_METRICS),
         (ModuleRow.mask_sha256, None),
