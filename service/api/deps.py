@@ -82,7 +82,6 @@ ComposerDep = Annotated[Composer, Depends(get_composer)]
 SessionsDep = Annotated[SessionCache, Depends(get_sessions)]
 ExecutorDep = Annotated[Executor, Depends(get_executor)]
 DeleterDep = Annotated[Deleter, Depends(get_deleter)]
-# ?cascade=true: also delete the compositions made of what is deleted (else they make it a 409).
 Cascade = Annotated[bool, Query(description="also delete the compositions that use it (otherwise they refuse it: 409)")]
 
 # SQL takes OFFSET as a signed 64-bit integer (SQLite and PostgreSQL alike); beyond it the driver
