@@ -66,6 +66,11 @@ class ArtifactStore(ABC):
         want a path (ONNX Runtime). Read it, never write it. Backends may cache the verification."""
 
     @abstractmethod
+    def delete(self, sha256: str) -> bool:
+        """Remove the artifact; False when it was not stored. Only for artifacts the registry no
+        longer names (RegistryStore deletions report them): content is shared by address."""
+
+    @abstractmethod
     def holds_any(self) -> bool:
         """Whether anything is stored at all (a registry made anew beside it would orphan it)."""
 

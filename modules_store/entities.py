@@ -107,6 +107,22 @@ class Composition:
     created_at: datetime
 
 
+# Model metrics that name artifacts (besides weights_sha256): the full model's ONNX, the upload.
+MODEL_ARTIFACT_METRICS = ("onnx_sha256", "uploaded_sha256")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Deleted:
+    """What one deletion removed, and the artifacts it left unreferenced."""
+
+    models: list[str]
+    modules: list[str]  # the deleted model's too
+    compositions: list[str]  # the cascade's too
+    # sha256s that the deleted rows named and no row (nor a queued or running job) names any more:
+    # the caller reclaims them from the artifact store.
+    artifacts: list[str]
+
+
 class JobStatus(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"

@@ -85,6 +85,17 @@ class LocalArtifactStore(ArtifactStore):
             self._verified[sha256] = key
         return path
 
+    def delete(self, sha256: str) -> bool:
+        path = self.path_for(sha256)
+        with self._lock:
+            self._verified.pop(sha256, None)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        _fsync_directory(path.parent)
+        return True
+
     def exists(self, sha256: str) -> bool:
         return self.path_for(sha256).is_file()
 

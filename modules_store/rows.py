@@ -203,6 +203,21 @@ class CompositionRow(Base):
         )
 
 
+class CompositionDeletionRow(Base):
+    """The deletion log: each deleted composition, in order, for processes that cache compositions.
+
+    Kept (rows are small and deletions rare): a process polls it by position, so pruning it would
+    need every process's position first.
+    """
+
+    __tablename__ = "composition_deletions"
+
+    # Integer, not BigInteger: only INTEGER PRIMARY KEY counts up by itself on SQLite.
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    composition_id: Mapped[str] = mapped_column(ID)
+    deleted_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 _STATUS_VALUES = ", ".join(f"'{status.value}'" for status in JobStatus)
 # A job that will still do its work: queued or running, and not asked to cancel.
 IN_FLIGHT = "dedupe_key IS NOT NULL AND status IN ('queued', 'running') AND NOT cancel_requested"

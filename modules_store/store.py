@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from modules_store.entities import (
     Composition,
     Dataset,
+    Deleted,
     Job,
     JobStatus,
     Model,
@@ -202,7 +203,7 @@ class RegistryStore(ABC):
         composition with that id exists, it is returned unchanged with created=False, also when
         another caller creates it at the same moment (no ALREADY_EXISTS ever escapes). Module ids
         that do not exist -> NOT_FOUND naming them. The modules cannot be deleted while a
-        composition uses them.
+        composition uses them (delete_module, delete_model).
         """
 
     @abstractmethod
@@ -218,6 +219,34 @@ class RegistryStore(ABC):
         self, composition_id: str, metrics: Mapping[str, Any], *, accuracy: float | None = None
     ) -> Composition:
         """Merge `metrics` into the composition's metrics and set `accuracy` when given; NOT_FOUND."""
+
+    # -- deletions ----------------------------------------------------------------------------
+    #
+    # A deletion removes rows only; it returns (Deleted.artifacts) the artifacts nothing names any
+    # more, for the caller to reclaim. Every deleted composition is written to a deletion log, so
+    # processes that cache compositions learn of it (`compositions_deleted_since`).
+
+    @abstractmethod
+    def delete_composition(self, composition_id: str) -> Deleted:
+        """Delete the composition; NOT_FOUND if none."""
+
+    @abstractmethod
+    def delete_module(self, module_id: str, *, cascade: bool = False) -> Deleted:
+        """Delete the module; NOT_FOUND if none. While compositions use it: CONFLICT naming them,
+        or with `cascade` those compositions are deleted with it."""
+
+    @abstractmethod
+    def delete_model(self, model_id: str, *, cascade: bool = False) -> Deleted:
+        """Delete the model and its modules; NOT_FOUND if none. While compositions use its modules:
+        CONFLICT naming them, or with `cascade` those compositions are deleted with it."""
+
+    @abstractmethod
+    def deletion_mark(self) -> int:
+        """The position of the latest entry of the composition deletion log (0 when empty)."""
+
+    @abstractmethod
+    def compositions_deleted_since(self, mark: int) -> tuple[int, list[str]]:
+        """(the log's latest position, ids of the compositions deleted after position `mark`)."""
 
     # -- jobs ---------------------------------------------------------------------------------
     #

@@ -19,10 +19,12 @@ from service.api.routes import compositions, health, jobs, models, modules, v2
 from service.api.telemetry import Telemetry, TelemetryMiddleware
 from service.config import Settings, get_settings
 from service.jobs.composer import Composer
+from service.jobs.deletion import Deleter
 from service.jobs.executor import Executor, make_executor
 from service.jobs.reaper import Reaper
 from service.jobs.worker import open_backends
 from service.serving.admission import Admission
+from service.serving.deletion_feed import DeletionFeed
 from service.serving.predictor import CompositionCache, Predictor
 from service.serving.sessions import SessionCache
 from service.serving.threads import InferenceThreads
@@ -34,13 +36,20 @@ def open_services(settings: Settings) -> Services:
     settings.home.mkdir(parents=True, exist_ok=True)
     store, artifacts = open_backends(settings)  # migrations run here
     sessions = SessionCache(artifacts.local_path, settings.session_cache_size)
-    compositions = CompositionCache(store.get_composition, settings.composition_cache_size)
+    deletions = DeletionFeed(store.deletion_mark, store.compositions_deleted_since)
+    compositions = CompositionCache(
+        store.get_composition,
+        settings.composition_cache_size,
+        deletions,
+        on_forget=lambda served: sessions.discard(served.composition.onnx_sha256),
+    )
     return Services(
         settings=settings,
         store=store,
         artifacts=artifacts,
         executor=make_executor(settings),
         composer=Composer(store, artifacts, settings),
+        deleter=Deleter(store, artifacts, on_deleted=lambda deleted: compositions.forget(deleted.compositions)),
         sessions=sessions,
         predictor=Predictor(compositions, sessions, settings.max_batch),
         admission=Admission(settings.max_inflight),

@@ -12,6 +12,7 @@ from modules_store import MAX_OFFSET, ArtifactStore, RegistryStore
 from service.config import Settings
 from service.errors import ErrorCode, HubError
 from service.jobs.composer import Composer
+from service.jobs.deletion import Deleter
 from service.jobs.executor import Executor
 from service.serving.admission import Admission
 from service.serving.predictor import Predictor
@@ -28,6 +29,7 @@ class Services:
     artifacts: ArtifactStore
     executor: Executor
     composer: Composer
+    deleter: Deleter
     sessions: SessionCache
     predictor: Predictor
     admission: Admission
@@ -68,6 +70,10 @@ async def get_executor(request: Request) -> Executor:
     return services_of(request).executor
 
 
+async def get_deleter(request: Request) -> Deleter:
+    return services_of(request).deleter
+
+
 ServicesDep = Annotated[Services, Depends(get_services)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[RegistryStore, Depends(get_store)]
@@ -75,6 +81,8 @@ ArtifactsDep = Annotated[ArtifactStore, Depends(get_artifacts)]
 ComposerDep = Annotated[Composer, Depends(get_composer)]
 SessionsDep = Annotated[SessionCache, Depends(get_sessions)]
 ExecutorDep = Annotated[Executor, Depends(get_executor)]
+DeleterDep = Annotated[Deleter, Depends(get_deleter)]
+Cascade = Annotated[bool, Query(description="also delete the compositions that use it (otherwise they refuse it: 409)")]
 
 # SQL takes OFFSET as a signed 64-bit integer (SQLite and PostgreSQL alike); beyond it the driver
 # raises OverflowError, so a larger offset is a 422 here rather than a 500 there.

@@ -20,6 +20,7 @@ import orjson
 from modules_store import Composition
 from service.errors import ErrorCode, HubError
 from service.moda.spec import InputSpec
+from service.serving.deletion_feed import DeletionFeed
 from service.serving.inputs import check_value_count, decode_images, decode_json_body
 from service.serving.predictions import to_predictions
 from service.serving.sessions import SessionCache
@@ -54,16 +55,28 @@ class CompositionCache:
     """Compositions by id, read through `lookup` on a miss; the least recently used beyond `capacity` go.
 
     Misses are not remembered: a composition made later by another process is found on its next ask.
+    Deleted ones are dropped: at once by `forget`, and those deleted elsewhere when `deletions` tells
+    (within a second); `on_forget` then drops what else is kept of them (their ONNX session).
     """
 
-    def __init__(self, lookup: Callable[[str], Composition], capacity: int) -> None:
+    def __init__(
+        self,
+        lookup: Callable[[str], Composition],
+        capacity: int,
+        deletions: DeletionFeed | None = None,
+        on_forget: Callable[[Served], object] | None = None,
+    ) -> None:
         self._lookup = lookup
         self.capacity = capacity
+        self._deletions = deletions
+        self._on_forget = on_forget
         self._lock = threading.Lock()
         self._items: OrderedDict[str, Served] = OrderedDict()
 
     def get(self, composition_id: str) -> Served:
         """The composition `composition_id`; the lookup's NotFound when there is none."""
+        if self._deletions is not None:
+            self._deletions.poll(self.forget)
         with self._lock:
             served = self._items.get(composition_id)
             if served is not None:
@@ -72,8 +85,18 @@ class CompositionCache:
         return self.remember(self._lookup(composition_id))
 
     def cached(self, composition_id: str) -> Served | None:
+        if self._deletions is not None:
+            self._deletions.poll(self.forget)
         with self._lock:
             return self._items.get(composition_id)
+
+    def forget(self, composition_ids: Sequence[str]) -> None:
+        """Drop these compositions (deleted): their next ask reads the registry, and finds none."""
+        with self._lock:
+            dropped = [served for cid in composition_ids if (served := self._items.pop(cid, None)) is not None]
+        if self._on_forget is not None:
+            for served in dropped:
+                self._on_forget(served)
 
     def remember(self, composition: Composition) -> Served:
         labels = tuple(str(c["label"]) for c in composition.classes)

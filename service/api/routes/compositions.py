@@ -13,6 +13,7 @@ from service.api.deps import (
     ArtifactsDep,
     Authorized,
     ComposerDep,
+    DeleterDep,
     ExecutorDep,
     Offset,
     SettingsDep,
@@ -129,3 +130,11 @@ def export(
     )
     headers = {"Content-Disposition": content_disposition(exported.filename)}
     return Response(exported.data, media_type=exported.media_type, headers=headers)
+
+
+@router.delete("/v1/compositions/{composition_id}", status_code=204, response_class=Response, dependencies=[Authorized])
+def delete_composition(composition_id: str, deleter: DeleterDep) -> Response:
+    """Delete the composition (its modules stay) and its ONNX file; every API process answers 404 for it
+    within a second."""
+    deleter.composition(composition_id)
+    return Response(status_code=204)

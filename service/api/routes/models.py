@@ -7,7 +7,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 
-from service.api.deps import ArtifactsDep, Authorized, ExecutorDep, Offset, SettingsDep, StoreDep
+from service.api.deps import (
+    ArtifactsDep,
+    Authorized,
+    Cascade,
+    DeleterDep,
+    ExecutorDep,
+    Offset,
+    SettingsDep,
+    StoreDep,
+)
 from service.api.downloads import artifact_response
 from service.api.schemas import JobPublic, ModelPublic, ModulePublic, PagePublic, page_of
 from service.errors import ErrorCode, HubError
@@ -33,6 +42,14 @@ def list_models(
 @router.get("/{model_id}", response_model=ModelPublic)
 def get_model(model_id: str, store: StoreDep) -> ModelPublic:
     return ModelPublic.of(store.get_model(model_id))
+
+
+@router.delete("/{model_id}", status_code=204, response_class=Response, dependencies=[Authorized])
+def delete_model(model_id: str, deleter: DeleterDep, cascade: Cascade = False) -> Response:
+    """Delete the model, its modules and the files no longer used. Refused (409) while compositions use
+    its modules, unless `cascade`, and while a queued or running job reads it."""
+    deleter.model(model_id, cascade=cascade)
+    return Response(status_code=204)
 
 
 @router.get("/{model_id}/onnx", response_class=Response, responses={200: {"content": {"application/onnx": {}}}})
