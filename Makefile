@@ -12,8 +12,7 @@ TORCH    := torch==2.13.0
 # build. For a CUDA machine: make run TORCH_INDEX=https://download.pytorch.org/whl/cu126
 CPU_INDEX   := https://download.pytorch.org/whl/cpu
 TORCH_INDEX ?= $(CPU_INDEX)
-# Where the CPU index cannot be reached, pip warns and takes a wheel it can reach (a local one:
-# pip's find-links); `make lock LOCK_FLAGS='--find-links DIR'` lets uv resolve from such wheels.
+# `make lock LOCK_FLAGS='--find-links DIR'` lets uv resolve torch from local wheels instead.
 LOCK_FLAGS ?=
 
 .PHONY: run test lint bench-fast install lock clean
@@ -21,12 +20,14 @@ LOCK_FLAGS ?=
 $(STAMP): pyproject.toml $(DEV_LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
+	# torch alone from its index beside PyPI (only it lives there; where that index is unreachable,
+	# pip warns and takes a wheel it can reach, e.g. a local one), then all else, its needs too, locked.
 ifeq ($(shell uname -s)-$(TORCH_INDEX),Linux-$(CPU_INDEX))
-	# The lock's torch is the +cpu build, found on its index beside PyPI.
-	$(PY) -m pip install --extra-index-url $(TORCH_INDEX) -r $(DEV_LOCK)
+	$(PY) -m pip install --no-deps --extra-index-url $(TORCH_INDEX) "$$(grep '^torch==' $(DEV_LOCK))"
+	$(PY) -m pip install -r $(DEV_LOCK)
 else
-	# Another index (CUDA) or another OS: torch from there, with whatever it needs, then the rest
-	# of the lock as pinned.
+	# Another index (CUDA) or another OS: its torch build, with whatever that needs, and the rest of
+	# the lock as pinned.
 	$(PY) -m pip install --extra-index-url $(TORCH_INDEX) $(TORCH)
 	grep -v '^torch==' $(DEV_LOCK) > $(VENV)/lock-without-torch.txt
 	$(PY) -m pip install -r $(VENV)/lock-without-torch.txt

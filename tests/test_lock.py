@@ -71,7 +71,9 @@ def test_dev_lock_agrees_with_the_runtime_lock() -> None:
 def test_makefile_and_image_install_from_the_locks() -> None:
     makefile = (REPO / "Makefile").read_text()
     assert "DEV_LOCK := requirements-dev.lock" in makefile
-    assert re.search(r"pip install --extra-index-url \$\(TORCH_INDEX\) -r \$\(DEV_LOCK\)", makefile)
+    # torch's locked +cpu build from the CPU index, then the whole lock.
+    assert "pip install --no-deps --extra-index-url $(TORCH_INDEX) \"$$(grep '^torch==' $(DEV_LOCK))\"" in makefile
+    assert "pip install -r $(DEV_LOCK)" in makefile
     assert "TORCH_INDEX ?=" in makefile, "a CUDA index must stay selectable"
     dockerfile = (REPO / "docker" / "Dockerfile").read_text()
     assert re.search(r"pip install .*-r requirements\.lock", dockerfile)
