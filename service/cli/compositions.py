@@ -80,7 +80,7 @@ def export(args: argparse.Namespace) -> int:
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    p = add_client_command(commands, "compositions", list_compositions, help="list compositions, newest first")
+    p = add_client_command(commands, "compositions", list_compositions, help="list compositions, oldest first")
     p.add_argument("--limit", type=positive_int, default=50, help="at most this many")
 
     p = add_client_command(

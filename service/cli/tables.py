@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shutil
 import sys
@@ -36,9 +37,12 @@ def cell(value: object) -> str:
     return str(value)
 
 
-def terminal_width() -> int:
-    """The terminal's columns (COLUMNS wins); 80 when stdout is not a terminal."""
-    return shutil.get_terminal_size().columns
+def terminal_width() -> int | None:
+    """The columns a table must fit: COLUMNS when set, else the terminal's. None when stdout is not a
+    terminal: a listing piped to grep or saved to a file keeps one line per row."""
+    if os.environ.get("COLUMNS", "").isdigit() or sys.stdout.isatty():
+        return shutil.get_terminal_size().columns
+    return None
 
 
 def _render(grid: Table, width: int) -> str:
@@ -54,14 +58,14 @@ def table(
     optional: Sequence[str] = (),
     unbroken: Sequence[str] = ("ID",),
 ) -> str:
-    """Columns as wide as their widest cell, fitted into `width` (default: the terminal's): the
+    """Columns as wide as their widest cell, fitted into `width` (default: the terminal's, if any): the
     `optional` columns are left out, in that order, while the table is too wide, then the widest
     cells wrap. Cells of `unbroken` columns (ids, which people copy) never wrap. A column whose
     cells are all numbers aligns right."""
-    width = width or terminal_width()
     body = [[cell(v) for v in row] for row in rows]
     columns = list(zip(*([list(headers), *body]), strict=True)) if body else [[h] for h in headers]
     natural = [max(len(c) for c in column) for column in columns]
+    width = width or terminal_width() or sum(natural) + 2 * len(natural)
     right = [bool(body) and all(_is_number(c) or c == MISSING for c in column[1:]) for column in columns]
     shown = list(range(len(headers)))
     for name in optional:
