@@ -53,7 +53,7 @@ def list_jobs(args: argparse.Namespace) -> int:
         print("no jobs" + (f" with status {args.status}" if args.status else ""))
         return 0
     rows = [[job["id"], job["kind"], job["status"], when(job["created_at"]), _detail(job)] for job in page["items"]]
-    print(table(["ID", "KIND", "STATUS", "CREATED", "DETAIL"], rows))
+    print(table(["ID", "KIND", "STATUS", "CREATED", "DETAIL"], rows, optional=["CREATED"]))
     if page["total"] > len(page["items"]):
         print(f"({len(page['items'])} of {page['total']}; see more with --limit)")
     return 0

@@ -52,7 +52,7 @@ def describe_progress(job: dict[str, Any]) -> str:
         return stage
     key, total, unit = counter
     text = f"{stage} {unit} {progress.get(key, 0)}/{progress[total]}"
-    if progress.get("test_accuracy") is not None:
+    if key == "epoch" and progress.get("test_accuracy") is not None:  # a training figure: not while decomposing
         text += f", acc {pct(progress['test_accuracy'])}"
     return text
 
@@ -67,19 +67,19 @@ class StageLines:
 
     def __init__(self) -> None:
         self.started = time.monotonic()
-        self.last: str | None = None
+        self.last: tuple[str, int, str] | None = None
 
     def show(self, description: str, done: int, total: int | None, figures: str) -> None:
+        if (description, done, figures) == self.last:
+            return  # a snapshot with nothing new (a poll, a heartbeat): the times alone are no news
+        self.last = (description, done, figures)
         elapsed = time.monotonic() - self.started
         text = description if total is None else f"{description} {done}/{total}"
         if total and 0 < done < total:
             text += f"  {duration(elapsed)} eta {duration(elapsed / done * (total - done))}"
         elif total and done >= total:
             text += f"  {duration(elapsed)}"
-        line = f"{text}  {figures}".rstrip()
-        if line != self.last:
-            print(line, file=sys.stderr, flush=True)
-            self.last = line
+        print(f"{text}  {figures}".rstrip(), file=sys.stderr, flush=True)
 
 
 class JobProgress:

@@ -312,3 +312,13 @@ def test_a_listing_that_is_not_on_a_terminal_keeps_one_line_per_row() -> None:
     # stdout is pytest's capture here, not a terminal, and COLUMNS is unset: no width to fit.
     text = table(MODEL_HEADERS, [MODEL_ROW], optional=["CREATED"])
     assert len(text.splitlines()) == 2 and text.splitlines()[1].endswith("2026-12-07 02:17:00")
+
+
+def test_a_repeated_snapshot_draws_no_new_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """Polling (when the event stream is cut) sees the same state many times: one line for it."""
+    bars = JobProgress()
+    for snapshot in [_snapshots()[0]] * 3 + [_snapshots()[1]]:
+        bars.update(snapshot)
+    bars.close()
+    assert [line.split()[2] for line in capsys.readouterr().err.splitlines()] == ["1/4", "2/4"]
+    assert describe_progress(_snapshots()[-1]) == "modularizing module 5/5", "no training figures"
