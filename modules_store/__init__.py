@@ -27,8 +27,10 @@ from modules_store.entities import (
 )
 from modules_store.errors import (
     AlreadyExists,
+    CodedError,
     Conflict,
     CorruptArtifact,
+    ErrorCode,
     InvalidArgument,
     NotFound,
     StorageFull,
@@ -70,10 +72,12 @@ __all__ = [
     "TERMINAL_STATUSES",
     "AlreadyExists",
     "ArtifactStore",
+    "CodedError",
     "Composition",
     "Conflict",
     "CorruptArtifact",
     "Dataset",
+    "ErrorCode",
     "InvalidArgument",
     "Job",
     "JobStatus",

@@ -26,10 +26,10 @@ from torch import nn
 from modules_store import ArtifactStore, Composition, Model, Module, NotFound, RegistryStore, composition_id
 from service.config import Settings
 from service.errors import ErrorCode, HubError
+from service.jobs.datasets import canonical_dataset_key, dataset_key, open_dataset, split_dataset_key
 from service.moda.combine import CombinedClassifier, Pick
 from service.moda.compose import compose_served, keep_plan, param_count
 from service.moda.data import ImageDataset
-from service.moda.data.sandbox import canonical_dataset_key, dataset_key, open_dataset, split_dataset_key
 from service.moda.decompose import ClassMask
 from service.moda.metrics import count_macs
 from service.moda.nets import ModularNet

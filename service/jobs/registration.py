@@ -18,9 +18,9 @@ from typing import Any
 from modules_store import AlreadyExists, Dataset, Model, Module, NewModule, RegistryStore, all_items
 from service.errors import ErrorCode, HubError
 from service.jobs.context import JobContext
+from service.jobs.datasets import dataset_key
 from service.moda.compose import compose_served, keep_plan, param_count
 from service.moda.data import ImageDataset
-from service.moda.data.sandbox import dataset_key
 from service.moda.decompose import activation_rates, class_masks
 from service.moda.metrics import count_macs
 from service.moda.nets import ModularNet, config_of

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, replace
 import torch
 from torch.nn import functional as F
 
-from service.errors import ErrorCode, HubError
 from service.moda.data import ImageDataset
+from service.moda.errors import InvalidInput
 from service.moda.losses import modular_loss
 from service.moda.nets import ModularNet
 
@@ -179,8 +179,7 @@ def train(
         if not math.isfinite(means[0]):
             # Weights are NaN/inf from here on: every later epoch, the export and the modules would be
             # garbage; the usual cause is a learning rate too large for this model and data.
-            raise HubError(
-                ErrorCode.INVALID_ARGUMENT,
+            raise InvalidInput(
                 f"training diverged in epoch {epoch} (loss {means[0]}; cross-entropy {means[1]}): "
                 f"try a lower lr than {config.lr:g}",
             )
