@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -29,6 +29,9 @@ from modules_store.sql_session import SqlSessions, fetch_page, serialise_on
 from modules_store.validation import as_json, require_text, string_list
 
 _MAX_ID_LENGTH = 64
+
+
+RowT = TypeVar("RowT")
 
 
 class SqlCatalog:
@@ -290,7 +293,7 @@ class SqlCatalog:
             return row.to_entity()
 
 
-def _get(session: Session, row_type: type[Any], row_id: str, what: str, *, for_update: bool = False) -> Any:
+def _get(session: Session, row_type: type[RowT], row_id: str, what: str, *, for_update: bool = False) -> RowT:
     row = session.get(row_type, row_id, with_for_update=for_update or None)
     if row is None:
         raise NotFound(f"{what} {row_id!r} not found")

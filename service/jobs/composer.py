@@ -21,7 +21,6 @@ from functools import lru_cache
 from typing import Any
 
 import torch
-from torch import nn
 
 from modules_store import (
     ArtifactStore,
@@ -62,7 +61,7 @@ def _mask(artifacts: ArtifactStore, mask_sha256: str) -> ClassMask:
     return load_mask(artifacts.get_bytes(mask_sha256))
 
 
-def _macs(net: nn.Module) -> int:
+def _macs(net: ModularNet | CombinedClassifier) -> int:
     return count_macs(net, torch.zeros(1, *net.spec.shape))  # one (1, C, H, W) sample
 
 

@@ -52,9 +52,9 @@ def run_job(
     if ctx.lost.is_set():
         log.warning("job %s was recovered from %s; its outcome is dropped", job.id, worker_id)
         return
-    status, result, error = outcome
+    status, recorded, failure = outcome
     try:
-        store.finish_job(job.id, status, result=result, error=error, worker_id=worker_id)
+        store.finish_job(job.id, status, result=recorded, error=failure, worker_id=worker_id)
     except StoreError as conflict:
         log.warning("job %s could not be finished by %s: %s", job.id, worker_id, conflict)
     log.info("job %s %s", job.id, status)

@@ -36,7 +36,8 @@ def load_checkpoint(data: bytes) -> ModularNet:
 def _metadata(data: bytes) -> dict[str, str]:
     """The string metadata of a safetensors blob (an 8-byte length, then a JSON header)."""
     header_len = int.from_bytes(data[:8], "little")
-    return json.loads(data[8 : 8 + header_len]).get("__metadata__", {})
+    metadata: dict[str, str] = json.loads(data[8 : 8 + header_len]).get("__metadata__", {})
+    return metadata
 
 
 # What to upload instead, said with every refusal of a file that is not weights we can read.

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from service.moda.data import ImageDataset
@@ -97,7 +98,7 @@ def resolve_device(device: str) -> torch.device:
 
 
 @torch.no_grad()
-def predict_logits(model: ModularNet, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
     """Eval-mode logits (N, classes) on the model's device, returned on the CPU."""
     model.eval()
     device = next(model.parameters()).device

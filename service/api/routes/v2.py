@@ -6,6 +6,8 @@ so standard V2 clients work unchanged. Errors are `{"error": "..."}`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
@@ -16,7 +18,7 @@ from service.serving.predictor import MODEL_VERSION
 from service.serving.v2 import model_metadata
 from service.serving.v2_models import ModelMetadata, V2Error
 
-ERRORS = {400: {"model": V2Error}, 404: {"model": V2Error}}
+ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": V2Error}, 404: {"model": V2Error}}
 
 router = APIRouter(prefix="/v2", tags=["open inference protocol (v2)"], responses=ERRORS)
 
