@@ -47,4 +47,5 @@ def core_errors_coded() -> Iterator[None]:
     except CORE_ERRORS as error:
         raise coded(error) from error
 
+
 __all__ = ["CORE_ERRORS", "CodedError", "ErrorCode", "HubError", "coded", "core_errors_coded"]
