@@ -39,7 +39,6 @@ from modules_store.errors import (
     NotFound,
     StorageFull,
     StoreError,
-    StoreErrorCode,
     Unavailable,
 )
 from modules_store.ids import composition_id, new_id
@@ -108,7 +107,6 @@ __all__ = [
     "SqlStore",
     "StorageFull",
     "StoreError",
-    "StoreErrorCode",
     "Strategy",
     "Unavailable",
     "all_items",

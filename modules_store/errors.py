@@ -44,9 +44,6 @@ class ErrorCode(StrEnum):
     INTERNAL = "INTERNAL"
 
 
-StoreErrorCode = ErrorCode  # the registry's earlier name for the same vocabulary
-
-
 class CodedError(Exception):
     """A failure with a stable `code` (an `ErrorCode`, which is a `str`) that callers branch on."""
 
