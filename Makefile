@@ -42,10 +42,12 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check service modules_store tests benchmarks
+	$(PY) -m mypy  # targets and settings: [tool.mypy] in pyproject.toml
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
 	$(PY) -m ruff check service modules_store tests benchmarks
+	$(PY) -m mypy  # targets and settings: [tool.mypy] in pyproject.toml
 
 bench-fast: $(STAMP)
 	$(PY) -m benchmarks.modularity --dataset digits --arch mlp --epochs 10 --json -

@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from modules_store.column_types import UtcDateTime
-from modules_store.entities import Composition, Dataset, Job, JobStatus, Model, Module
+from modules_store.entities import Composition, CompositionClass, Dataset, Job, JobStatus, Model, Module, Strategy
 
 # Deterministic constraint names, so migrations can refer to (and later drop) them on every backend.
 NAMING_CONVENTION = {
@@ -188,9 +188,9 @@ class CompositionRow(Base):
     def to_entity(self) -> Composition:
         return Composition(
             id=self.id,
-            strategy=self.strategy,
+            strategy=Strategy(self.strategy),
             module_ids=[link.module_id for link in self.links],
-            classes=self.classes,
+            classes=[CompositionClass(**entry) for entry in self.classes],
             input_spec=self.input_spec,
             onnx_sha256=self.onnx_sha256,
             params=self.params,

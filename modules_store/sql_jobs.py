@@ -220,7 +220,7 @@ class SqlJobs:
         return self._recover(query, utc_now(), reason)
 
     def _recover(
-        self, query: Select[tuple[JobRow]], now: datetime, reason: Callable[[JobRow], str]
+        self, query: Select[JobRow], now: datetime, reason: Callable[[JobRow], str]
     ) -> list[Job]:
         # SKIP LOCKED: a row locked right now is being heartbeated or finished, i.e. alive.
         query = query.order_by(JobRow.created_at, JobRow.id).with_for_update(skip_locked=True)
@@ -247,7 +247,7 @@ def _apply_recovery(row: JobRow, now: datetime, reason: str) -> None:
         row.error = f"{reason}; gave up after {row.attempts} of {row.max_attempts} attempts"
 
 
-def _running() -> Select[tuple[JobRow]]:
+def _running() -> Select[JobRow]:
     return select(JobRow).where(JobRow.status == JobStatus.RUNNING.value)
 
 

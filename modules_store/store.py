@@ -26,6 +26,8 @@ from modules_store.entities import (
     JobStatus,
     Model,
     Module,
+    NewComposition,
+    NewModel,
     NewModule,
     Page,
 )
@@ -94,27 +96,10 @@ class RegistryStore(ABC):
     # -- models -------------------------------------------------------------------------------
 
     @abstractmethod
-    def create_model(
-        self,
-        *,
-        name: str,
-        arch: str,
-        arch_config: Mapping[str, Any],
-        input_spec: Mapping[str, Any],
-        labels: Sequence[str],
-        alpha: float,
-        beta: float,
-        gamma: float,
-        weights_sha256: str,
-        metrics: Mapping[str, Any] | None = None,
-        dataset_id: str | None = None,
-        job_id: str | None = None,
-        version: int | None = None,
-        modules: Sequence[NewModule] = (),
-    ) -> Model:
+    def create_model(self, model: NewModel, modules: Sequence[NewModule] = ()) -> Model:
         """Register a trained model, and its `modules` with it: all in one transaction.
 
-        `version` None takes the next version of `name` (1 for a new name; concurrent creators get
+        `model.version` None takes the next version of `name` (1 for a new name; concurrent creators get
         distinct versions). An explicit `version` that is taken -> ALREADY_EXISTS; < 1 ->
         INVALID_ARGUMENT. A `dataset_id` or `job_id` that does not exist -> NOT_FOUND.
 
@@ -181,25 +166,10 @@ class RegistryStore(ABC):
     # -- compositions -------------------------------------------------------------------------
 
     @abstractmethod
-    def create_composition(
-        self,
-        *,
-        composition_id: str,
-        strategy: str,
-        module_ids: Sequence[str],
-        classes: Sequence[Mapping[str, Any]],
-        input_spec: Mapping[str, Any],
-        onnx_sha256: str,
-        params: int,
-        size_ratio: float,
-        macs: int,
-        accuracy: float | None = None,
-        metrics: Mapping[str, Any] | None = None,
-        job_id: str | None = None,
-    ) -> tuple[Composition, bool]:
+    def create_composition(self, composition: NewComposition) -> tuple[Composition, bool]:
         """Create a composition idempotently: returns (composition, created).
 
-        `composition_id` should be `modules_store.ids.composition_id(module_ids, strategy)`. If a
+        `composition.id` should be `modules_store.ids.composition_id(module_ids, strategy, data)`. If a
         composition with that id exists, it is returned unchanged with created=False, also when
         another caller creates it at the same moment (no ALREADY_EXISTS ever escapes). Module ids
         that do not exist -> NOT_FOUND naming them. The modules cannot be deleted while a

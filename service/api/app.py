@@ -114,7 +114,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
     app.add_middleware(ApiKeyGate, protected=protected_routes(routers), api_key=settings.api_key, auth=settings.auth)
     # Outermost: inference requests are answered before any of FastAPI's per-request machinery.
     app.add_middleware(DataPlane, fastapi=app, telemetry=telemetry)
-    app.openapi = lambda: documented(app)  # type: ignore[method-assign]
+    app.openapi = lambda: documented(app)  # type: ignore[method-assign]  # FastAPI's documented way to amend the schema
 
     for router in routers:
         app.include_router(router)

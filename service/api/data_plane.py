@@ -25,6 +25,7 @@ from typing import IO
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -111,7 +112,9 @@ async def predict(call: Call) -> Reply:
     if content_type.startswith(MULTIPART):
         request = Request(call.scope, call.watched_receive())
         async with request.form(max_files=services.settings.max_batch) as form:
-            files = [(f.filename or "upload", f.file) for f in form.getlist("files") if hasattr(f, "file")]
+            files: list[tuple[str, IO[bytes]]] = [
+                (f.filename or "upload", f.file) for f in form.getlist("files") if isinstance(f, UploadFile)
+            ]
             if not files:
                 raise HubError(
                     ErrorCode.INVALID_ARGUMENT, "multipart predict requests carry images in the field 'files'"

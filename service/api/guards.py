@@ -121,8 +121,8 @@ class BodyGuard:
             return
         try:
             watch = BodyWatch(scope, receive, self.max_bytes, self.max_mb, self.idle_s)
-        except HubError as refusal:
-            await coded_response(Request(scope), refusal)(scope, receive, send)
+        except HubError as early:
+            await coded_response(Request(scope), early)(scope, receive, send)
             return
         refusal: HubError | None = None
         started = False

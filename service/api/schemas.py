@@ -8,7 +8,7 @@ from typing import Any, Generic, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from modules_store import Page
+from modules_store import Page, Strategy
 from service.jobs.params import DataDirNeedsDataset, DatasetName
 
 T = TypeVar("T")
@@ -113,7 +113,7 @@ class CompositionCreate(DataDirNeedsDataset):
 
 class CompositionPublic(Public):
     id: str
-    strategy: str
+    strategy: Strategy
     classes: list[CompositionClass]
     module_ids: list[str]
     input_spec: dict[str, Any]

@@ -46,7 +46,7 @@ def add_connection_options(parser: argparse.ArgumentParser, top_level: bool) -> 
 def _connection_parent() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("service")
-    add_connection_options(group, top_level=False)  # type: ignore[arg-type]
+    add_connection_options(group, top_level=False)  # type: ignore[arg-type]  # a group has the parser's add_argument
     return parent
 
 

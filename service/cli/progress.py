@@ -139,8 +139,10 @@ class JobProgress:
             self.lines.show(description, done, total, figures or "")
         elif self.live is not None and self.task is not None:
             count = f"{done}/{total}" if total else ""
-            shown = {} if figures is None else {"figures": figures}
-            self.live.update(self.task, completed=done, count=count, **shown)
+            if figures is None:
+                self.live.update(self.task, completed=done, count=count)
+            else:
+                self.live.update(self.task, completed=done, count=count, figures=figures)
 
     def _end_stage(self, completed: bool) -> None:
         _, total = self.stage

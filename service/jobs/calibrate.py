@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from modules_store import Model, Module, RegistryStore, all_items, composition_id
+from modules_store import Model, Module, RegistryStore, Strategy, all_items, composition_id
 from service.errors import ErrorCode, HubError
 from service.jobs.composer import (
     CALIBRATED,
@@ -42,14 +42,14 @@ def _calibrate_and_store(
     ctx: JobContext,
     composer: Composer,
     cid: str,
-    strategy: str,
+    strategy: Strategy,
     built: Built,
     module_ids: list[str],
     data: ImageDataset,
     baseline: torch.Tensor | None = None,
 ) -> dict[str, Any]:
     """Fit the calibration, measure per class before/after, store; `baseline`: logits to compare with."""
-    labels = [c["label"] for c in built.classes]
+    labels = [c.label for c in built.classes]
     x, y = samples_of(data, labels, "train")
     if len(y) == 0:
         raise HubError(

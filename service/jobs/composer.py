@@ -21,15 +21,25 @@ from functools import lru_cache
 from typing import Any
 
 import torch
-from torch import nn
 
-from modules_store import ArtifactStore, Composition, Model, Module, NotFound, RegistryStore, composition_id
+from modules_store import (
+    ArtifactStore,
+    Composition,
+    CompositionClass,
+    Model,
+    Module,
+    NewComposition,
+    NotFound,
+    RegistryStore,
+    Strategy,
+    composition_id,
+)
 from service.config import Settings
 from service.errors import ErrorCode, HubError
+from service.jobs.datasets import canonical_dataset_key, dataset_key, open_dataset, split_dataset_key
 from service.moda.combine import CombinedClassifier, Pick
 from service.moda.compose import compose_served, keep_plan, param_count
 from service.moda.data import ImageDataset
-from service.moda.data.sandbox import canonical_dataset_key, dataset_key, open_dataset, split_dataset_key
 from service.moda.decompose import ClassMask
 from service.moda.metrics import count_macs
 from service.moda.nets import ModularNet
@@ -38,7 +48,7 @@ from service.moda.serialization import load_checkpoint, load_mask
 from service.moda.spec import InputSpec
 from service.moda.training import accuracy, predict_logits
 
-PRUNE, CONCAT, CALIBRATED, REPLACE = "prune", "concat", "calibrated", "replace"
+PRUNE, CONCAT, CALIBRATED, REPLACE = Strategy.PRUNE, Strategy.CONCAT, Strategy.CALIBRATED, Strategy.REPLACE
 
 
 @lru_cache(maxsize=8)
@@ -51,7 +61,7 @@ def _mask(artifacts: ArtifactStore, mask_sha256: str) -> ClassMask:
     return load_mask(artifacts.get_bytes(mask_sha256))
 
 
-def _macs(net: nn.Module) -> int:
+def _macs(net: ModularNet | CombinedClassifier) -> int:
     return count_macs(net, torch.zeros(1, *net.spec.shape))  # one (1, C, H, W) sample
 
 
@@ -94,7 +104,7 @@ class Part:
     """One source network of a composition and the outputs taken from it."""
 
     model: Model
-    net: nn.Module  # what is served: the pruned part padded to the channel alignment, or the full model
+    net: ModularNet  # what is served: the pruned part padded to the channel alignment, or the full model
     size: int  # parameters of the neurons it keeps (pruned part or full model), padding excluded
     macs: int  # multiply-accumulates of those neurons, per sample
     full_size: int  # parameters of its source model
@@ -106,7 +116,7 @@ class Built:
     """A classifier ready to store: the network, its output classes, its parts."""
 
     net: ModularNet | CombinedClassifier
-    classes: list[dict[str, Any]]  # output order
+    classes: list[CompositionClass]  # output order
     parts: list[Part]
 
 
@@ -210,7 +220,7 @@ class Composer(Planner):
     def store_built(
         self,
         cid: str,
-        strategy: str,
+        strategy: Strategy,
         built: Built,
         module_ids: Sequence[str],
         *,
@@ -219,16 +229,16 @@ class Composer(Planner):
         job_id: str | None = None,
     ) -> tuple[Composition, bool]:
         """Export `built`, store the ONNX and the composition row (idempotent on `cid`)."""
-        labels = [c["label"] for c in built.classes]
-        indices = [c["class_index"] for c in built.classes]
+        labels = [c.label for c in built.classes]
+        indices = [c.class_index for c in built.classes]
         onnx = export_onnx(built.net, labels, indices, metadata={"composition_id": cid, "strategy": strategy})
         accuracy_pct = None
         if test_data is not None and len(test_data[1]):
             accuracy_pct = accuracy(predict_logits(built.net, test_data[0]), test_data[1])
         params = sum(p.size for p in built.parts)
         served_params = sum(p.numel() for p in built.net.parameters())
-        return self.store.create_composition(
-            composition_id=cid,
+        new = NewComposition(
+            id=cid,
             strategy=strategy,
             module_ids=list(module_ids),
             classes=built.classes,
@@ -250,6 +260,7 @@ class Composer(Planner):
             },
             job_id=job_id,
         )
+        return self.store.create_composition(new)
 
     # -- synchronous strategies ---------------------------------------------------------------
 
@@ -275,7 +286,7 @@ class Composer(Planner):
                 return found, False
             part = self.pruned_part(model, modules)
             classes = [class_entry(i, m) for i, m in enumerate(modules)]
-            built = Built(part.net, classes, [part])  # type: ignore[arg-type]
+            built = Built(part.net, classes, [part])
             return self.store_built(
                 cid, PRUNE, built, [m.id for m in modules], test_data=self._test_split(model, modules)
             )
@@ -300,9 +311,11 @@ class Composer(Planner):
         return samples_of(data, [m.label for m in modules], split="test")
 
 
-def class_entry(index: int, module: Module) -> dict[str, Any]:
-    return {"index": index, "label": module.label, "module_id": module.id, "model_id": module.model_id,
-            "class_index": module.class_index}  # fmt: skip
+def class_entry(index: int, module: Module) -> CompositionClass:
+    """Output `index` of a composition, computed by `module`."""
+    return CompositionClass(
+        index=index, label=module.label, module_id=module.id, model_id=module.model_id, class_index=module.class_index
+    )
 
 
 def samples_of(data: ImageDataset, labels: Sequence[str], split: str) -> tuple[torch.Tensor, torch.Tensor]:

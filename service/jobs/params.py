@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -12,8 +12,12 @@ from service.moda.decompose import DEFAULT_TAU
 from service.moda.nets import ARCHITECTURES
 from service.validation_messages import describe_validation_errors
 
-DatasetName = Literal[DATASET_NAMES]  # type: ignore[valid-type]
-ArchName = Literal[tuple(ARCHITECTURES)]  # type: ignore[valid-type]
+if TYPE_CHECKING:  # the names are known only when the registries are imported: str to a type checker
+    DatasetName = str
+    ArchName = str
+else:
+    DatasetName = Literal[DATASET_NAMES]
+    ArchName = Literal[tuple(ARCHITECTURES)]
 Tau = Annotated[float, Field(gt=0.0, le=1.0, description="activation-rate threshold of a module's mask")]
 Fraction = Annotated[float, Field(gt=0.0, le=1.0)]
 # A path below MODA_DATASETS_DIR: bounded, so that an overlong one is a 4xx, not ENAMETOOLONG in a job.
@@ -84,7 +88,7 @@ class ModularizeParams(DataParams, DataDirNeedsDataset):
 
     model_id: str
     tau: Tau = DEFAULT_TAU
-    dataset: DatasetName | None = None  # type: ignore[assignment]  # None: the model's own dataset
+    dataset: DatasetName | None = None  # type: ignore[assignment]  # optional here: None is the model's own dataset
 
 
 class CalibrateParams(JobParams, DataDirNeedsDataset):

@@ -15,12 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from modules_store import AlreadyExists, Dataset, Model, Module, NewModule, RegistryStore, all_items
+from modules_store import AlreadyExists, Dataset, Model, Module, NewModel, NewModule, RegistryStore, all_items
 from service.errors import ErrorCode, HubError
 from service.jobs.context import JobContext
+from service.jobs.datasets import dataset_key
 from service.moda.compose import compose_served, keep_plan, param_count
 from service.moda.data import ImageDataset
-from service.moda.data.sandbox import dataset_key
 from service.moda.decompose import activation_rates, class_masks
 from service.moda.metrics import count_macs
 from service.moda.nets import ModularNet, config_of
@@ -169,7 +169,7 @@ def register_model_with_modules(
     alpha, beta, gamma = weights
     config = config_of(draft.net)
     try:
-        model = ctx.store.create_model(
+        new = NewModel(
             name=name,
             arch=config.arch,
             arch_config=config.to_dict(),
@@ -182,8 +182,8 @@ def register_model_with_modules(
             metrics=draft.metrics,
             dataset_id=dataset.id,
             job_id=ctx.job.id,
-            modules=prepared,
         )
+        model = ctx.store.create_model(new, modules=prepared)
     except AlreadyExists:
         earlier = ctx.store.find_model_by_job(ctx.job.id)
         if earlier is None:  # refused for another reason

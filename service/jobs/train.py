@@ -7,6 +7,7 @@ from typing import Any
 import torch
 
 from service.jobs.context import JobCancelled, JobContext
+from service.jobs.datasets import open_dataset
 from service.jobs.params import TrainParams
 from service.jobs.registration import (
     draft_model,
@@ -17,7 +18,6 @@ from service.jobs.registration import (
     registration_result,
 )
 from service.moda.data import ImageDataset
-from service.moda.data.sandbox import open_dataset
 from service.moda.nets import ArchConfig, build_model
 from service.moda.training import TrainConfig, train
 

@@ -55,12 +55,12 @@ def count_macs(model: nn.Module, example: torch.Tensor) -> int:
     """Multiply-accumulates of one sample through every conv and linear layer."""
     macs = 0
 
-    def conv_hook(module: nn.Conv2d, _inputs: tuple, out: torch.Tensor) -> None:
+    def conv_hook(module: nn.Conv2d, _inputs: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
         nonlocal macs
         per_output = (module.in_channels // module.groups) * module.kernel_size[0] * module.kernel_size[1]
         macs += out[0].numel() * per_output
 
-    def linear_hook(module: nn.Linear, _inputs: tuple, out: torch.Tensor) -> None:
+    def linear_hook(module: nn.Linear, _inputs: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
         nonlocal macs
         macs += module.in_features * module.out_features
 

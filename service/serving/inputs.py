@@ -228,9 +228,10 @@ def decode_flat(
             )
         array = np.frombuffer(data, dtype=dtype)  # a view of the body: checked in place, copied at most once
     else:
-        array, why = _numbers(data)
-        if array is None:
+        numbers, why = _numbers(data)
+        if numbers is None:
             raise _invalid(f"data {why}")
+        array = numbers
         if array.size != expected:
             raise _invalid(f"data has {array.size} elements; shape {list(shape)} needs {expected}")
         if dtype.kind in _INTEGRAL_KINDS and not np.array_equal(array, np.trunc(array), equal_nan=True):
@@ -239,7 +240,7 @@ def decode_flat(
 
 
 def _open_image(name: str, content: bytes, mode: str, size: tuple[int, int]) -> Image.Image:
-    image = Image.open(io.BytesIO(content))
+    image: Image.Image = Image.open(io.BytesIO(content))
     width, height = image.size
     if width * height > MAX_IMAGE_PIXELS:
         raise HubError(

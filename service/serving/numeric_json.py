@@ -56,12 +56,15 @@ def numeric_inputs(body: bytes, sample_shapes: tuple[tuple[int, ...], ...], max_
     parser = getattr(_parsers, "parser", None)
     if parser is None:
         parser = _parsers.parser = simdjson.Parser()
-    document = None
+    document = inputs = None
     try:
         document = parser.parse(body)
-        values = np.frombuffer(document["inputs"].as_buffer(of_type="d"), dtype=np.float64)
+        inputs = document["inputs"] if isinstance(document, simdjson.Object) else None
+        if not isinstance(inputs, simdjson.Array):
+            return None
+        values = np.frombuffer(inputs.as_buffer(of_type="d"), dtype=np.float64)
     except (ValueError, TypeError, RuntimeError, KeyError):
         return None  # not JSON after all, a number beyond float64 (BIGINT), ...: the checked path says so
     finally:
-        document = None  # the parser refuses a new document while a view of the last one lives
+        document = inputs = None  # the parser refuses a new document while a view of the last one lives
     return values.reshape(shape) if values.size == np.prod(shape) else None

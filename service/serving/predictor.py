@@ -99,7 +99,7 @@ class CompositionCache:
                 self._on_forget(served)
 
     def remember(self, composition: Composition) -> Served:
-        labels = tuple(str(c["label"]) for c in composition.classes)
+        labels = tuple(c.label for c in composition.classes)
         served = Served(composition, InputSpec.from_dict(composition.input_spec), labels)
         with self._lock:
             self._items[composition.id] = served

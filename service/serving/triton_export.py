@@ -50,7 +50,7 @@ def export_composition(
             ErrorCode.INVALID_ARGUMENT,
             f"unknown export format {export_format!r}; the formats are {', '.join(map(repr, FORMATS))}",
         )
-    labels = [str(c["label"]) for c in composition.classes]
+    labels = [c.label for c in composition.classes]
     spec = InputSpec.from_dict(composition.input_spec)
     onnx = read_artifact(composition.onnx_sha256)
     try:

@@ -7,7 +7,17 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from modules_store import Composition, Model, Module, NewModule, SqlStore, StoreError, composition_id
+from modules_store import (
+    Composition,
+    Model,
+    Module,
+    NewComposition,
+    NewModule,
+    SqlStore,
+    StoreError,
+    Strategy,
+    composition_id,
+)
 
 T = TypeVar("T")
 OpenStore = Callable[..., SqlStore]
@@ -55,15 +65,17 @@ def test_racing_creators_of_one_composition_get_one_row(
 
     def create(index: int) -> tuple[Composition, bool]:
         return stores[index].create_composition(
-            composition_id=key,
-            strategy="prune",
-            module_ids=ids,
-            classes=[],
-            input_spec={},
-            onnx_sha256="d" * 64,
-            params=10,
-            size_ratio=0.5,
-            macs=100,
+            NewComposition(
+                id=key,
+                strategy=Strategy.PRUNE,
+                module_ids=ids,
+                classes=[],
+                input_spec={},
+                onnx_sha256="d" * 64,
+                params=10,
+                size_ratio=0.5,
+                macs=100,
+            )
         )
 
     results = run_together(len(stores), create)

@@ -20,10 +20,10 @@ from service.api.deps import (
 from service.api.downloads import artifact_response
 from service.api.schemas import JobPublic, ModelPublic, ModulePublic, PagePublic, page_of
 from service.errors import ErrorCode, HubError
+from service.jobs.datasets import open_dataset
 from service.jobs.ingest import load_uploaded
 from service.jobs.params import IngestParams, parse_params
 from service.jobs.submit import submit_job
-from service.moda.data.sandbox import open_dataset
 from service.moda.decompose import DEFAULT_TAU
 
 router = APIRouter(prefix="/v1/models", tags=["models"])

@@ -26,7 +26,7 @@ from service.serving.v2_models import (
     V2Error,
 )
 
-ERRORS = {400: {"model": V2Error}, 404: {"model": V2Error}}
+ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": V2Error}, 404: {"model": V2Error}}
 
 EXTENSIONS = ["binary_tensor_data", "classification", "model_repository", "model_configuration", "statistics"]
 _INDEX_PAGE = 1000
