@@ -28,6 +28,7 @@ from modules_store.sql_session import SqlSessions
 
 # Job params that name an artifact a job still has to read (an upload waiting to be ingested).
 _JOB_ARTIFACT_PARAMS = ("weights_sha256",)
+_IN_CHUNK = 500
 _UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
 
@@ -57,6 +58,14 @@ class SqlDeletion:
             modules = list(session.scalars(select(ModuleRow).where(ModuleRow.model_id == model_id)))
             users = _compositions_using(session, [m.id for m in modules], f"model {model_id}", cascade)
             return _remove(session, users, modules, model)
+
+    def named_artifacts(self, candidates: Collection[str]) -> set[str]:
+        shas = list(candidates)
+        named: set[str] = set()
+        with self._db.begin(write=False) as session:
+            for start in range(0, len(shas), _IN_CHUNK):  # bounded IN lists, whatever the store holds
+                named |= _still_named(session, shas[start : start + _IN_CHUNK])
+        return named
 
     def deletion_mark(self) -> int:
         with self._db.begin(write=False) as session:

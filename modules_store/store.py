@@ -211,6 +211,11 @@ class RegistryStore(ABC):
         CONFLICT naming them, or with `cascade` those compositions are deleted with it."""
 
     @abstractmethod
+    def named_artifacts(self, candidates: Collection[str]) -> set[str]:
+        """Those of the sha256s `candidates` that a row of the registry, or a queued or running job,
+        names: the artifacts that must stay."""
+
+    @abstractmethod
     def deletion_mark(self) -> int:
         """The position of the latest entry of the composition deletion log (0 when empty)."""
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from modules_store import Deleted, JobStatus, LocalArtifactStore, Model, NewModule, SqlStore
+from modules_store import Deleted, JobStatus, LocalArtifactStore, Model, NewModel, NewModule, SqlStore
 from service.config import Settings
 from service.errors import ErrorCode, HubError
 from service.jobs.deletion import Deleter
@@ -33,8 +33,9 @@ def stored_model(store: SqlStore, artifacts: LocalArtifactStore, name: str) -> M
     """A model whose weights, full graph and two modules' files are really stored."""
     put = artifacts.put_bytes
     return store.create_model(
-        name=name, arch="mlp", arch_config={}, input_spec=SPEC, labels=["a", "b"], alpha=1, beta=1, gamma=0.3,
-        weights_sha256=put(f"{name} weights".encode()), metrics={"onnx_sha256": put(f"{name} graph".encode())},
+        NewModel(name=name, arch="mlp", arch_config={}, input_spec=SPEC, labels=["a", "b"], alpha=1, beta=1,
+                 gamma=0.3, weights_sha256=put(f"{name} weights".encode()),
+                 metrics={"onnx_sha256": put(f"{name} graph".encode())}),
         modules=[NewModule(model_id="", class_index=c, label="ab"[c], tau=0.9, params=1, size=0.5,
                            mask_sha256=put(f"{name} mask {c}".encode()), onnx_sha256=put(f"{name} module {c}".encode()))
                  for c in (0, 1)],

@@ -7,7 +7,17 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from modules_store import Composition, Model, Module, SqlStore, StoreError, composition_id
+from modules_store import (
+    Composition,
+    CompositionClass,
+    Model,
+    Module,
+    NewComposition,
+    SqlStore,
+    StoreError,
+    Strategy,
+    composition_id,
+)
 
 MakeModel = Callable[..., Model]
 MakeModules = Callable[..., list[Module]]
@@ -16,16 +26,22 @@ SPEC = {"channels": 1, "height": 8, "width": 8, "mean": [4.88], "std": [6.02], "
 
 def compose(store: SqlStore, modules: Sequence[Module], onnx: str) -> Composition:
     ids = [m.id for m in modules]
+    classes = [
+        CompositionClass(index=i, label=m.label, module_id=m.id, model_id=m.model_id, class_index=m.class_index)
+        for i, m in enumerate(modules)
+    ]
     composition, _ = store.create_composition(
-        composition_id=composition_id(ids, "prune"),
-        strategy="prune",
-        module_ids=ids,
-        classes=[{"index": i, "label": m.label, "module_id": m.id} for i, m in enumerate(modules)],
-        input_spec=SPEC,
-        onnx_sha256=onnx,
-        params=10,
-        size_ratio=0.5,
-        macs=100,
+        NewComposition(
+            id=composition_id(ids, Strategy.PRUNE),
+            strategy=Strategy.PRUNE,
+            module_ids=ids,
+            classes=classes,
+            input_spec=SPEC,
+            onnx_sha256=onnx,
+            params=10,
+            size_ratio=0.5,
+            macs=100,
+        )
     )
     return composition
 
@@ -124,3 +140,18 @@ def test_the_deletion_log_tells_other_stores_what_went(
     # Composed again after its deletion: it exists, and its deletion stays in the log.
     again = compose(store, [a, b], "c" * 64)
     assert again.id == first.id and store.get_composition(first.id) == again
+
+
+def test_named_artifacts_are_those_a_row_or_an_unfinished_job_names(
+    store: SqlStore, make_model: MakeModel, make_modules: MakeModules
+) -> None:
+    a, b, *_ = make_modules(make_model())
+    compose(store, [a, b], "c" * 64)
+    job = store.create_job("ingest", {"weights_sha256": "d" * 64})
+    done = store.create_job("ingest", {"weights_sha256": "e" * 64})
+    store.request_cancel(done.id)  # a finished job names nothing any more
+    candidates = ["c" * 64, a.onnx_sha256, b.mask_sha256, "d" * 64, "e" * 64, "f" * 64]
+    assert store.named_artifacts(candidates) == {"c" * 64, a.onnx_sha256, b.mask_sha256, "d" * 64}
+    assert store.named_artifacts([]) == set()
+    store.request_cancel(job.id)
+    assert "d" * 64 not in store.named_artifacts(candidates)

@@ -8,7 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from modules_store import Composition, NewModule, NotFound, SqlStore, composition_id
+from modules_store import (
+    Composition,
+    CompositionClass,
+    NewComposition,
+    NewModel,
+    NewModule,
+    NotFound,
+    SqlStore,
+    Strategy,
+    composition_id,
+)
 from service.serving.deletion_feed import DeletionFeed
 from service.serving.predictor import CompositionCache, Served
 from service.serving.sessions import SessionCache
@@ -41,19 +51,20 @@ def compositions(store: SqlStore, n: int) -> list[Composition]:
     """`n` compositions, each of one module of one model."""
     labels = [str(i) for i in range(n)]
     model = store.create_model(
-        name="m", arch="mlp", arch_config={}, input_spec=SPEC, labels=labels, alpha=0, beta=0, gamma=0,
-        weights_sha256="a" * 64,
+        NewModel(name="m", arch="mlp", arch_config={}, input_spec=SPEC, labels=labels, alpha=0, beta=0, gamma=0,
+                 weights_sha256="a" * 64),
         modules=[NewModule(model_id="", class_index=i, label=label, tau=0.9, mask_sha256=f"{i:064x}", params=1,
                            size=0.1, onnx_sha256=f"{i + 100:064x}") for i, label in enumerate(labels)],
     )  # fmt: skip
     made = []
     for module in store.list_modules(model.id).items:
         ids = [module.id]
-        composition, _ = store.create_composition(
-            composition_id=composition_id(ids, "prune"), strategy="prune", module_ids=ids,
-            classes=[{"index": 0, "label": module.label}], input_spec=SPEC,
-            onnx_sha256=f"{module.class_index + 200:064x}", params=1, size_ratio=0.1, macs=1,
-        )  # fmt: skip
+        classes = [CompositionClass(index=0, label=module.label, module_id=module.id, model_id=model.id,
+                                    class_index=module.class_index)]
+        composition, _ = store.create_composition(NewComposition(
+            id=composition_id(ids, Strategy.PRUNE), strategy=Strategy.PRUNE, module_ids=ids, classes=classes,
+            input_spec=SPEC, onnx_sha256=f"{module.class_index + 200:064x}", params=1, size_ratio=0.1, macs=1,
+        ))  # fmt: skip
         made.append(composition)
     return made
 
@@ -95,10 +106,10 @@ def test_a_composition_made_again_after_its_deletion_is_served_again(store: SqlS
     )
     cache.get(a.id)
     store.delete_composition(a.id)
-    store.create_composition(
-        composition_id=a.id, strategy=a.strategy, module_ids=a.module_ids, classes=a.classes,
+    store.create_composition(NewComposition(
+        id=a.id, strategy=a.strategy, module_ids=a.module_ids, classes=a.classes,
         input_spec=a.input_spec, onnx_sha256=a.onnx_sha256, params=1, size_ratio=0.1, macs=1,
-    )  # fmt: skip
+    ))  # fmt: skip
     clock.now += 1.0
     assert cache.get(a.id).composition.created_at > a.created_at  # dropped, and read anew
 
