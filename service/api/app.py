@@ -26,6 +26,7 @@ from service.serving.admission import Admission
 from service.serving.predictor import CompositionCache, Predictor
 from service.serving.sessions import SessionCache
 from service.serving.threads import InferenceThreads
+from service.web import install_web
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,8 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
         description="Modular training (MODA), one ONNX module per class, compose-and-predict, "
         "and the Open Inference Protocol (V2) for every composition.",
         lifespan=lifespan,
+        docs_url=None,  # served by install_web with the assets from the app itself, not a CDN
+        redoc_url=None,
     )
     install_error_handlers(app)
     telemetry = Telemetry(app)
@@ -109,4 +112,5 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
 
     for router in routers:
         app.include_router(router)
+    install_web(app)
     return app
