@@ -15,7 +15,7 @@ from service.api.data_plane_docs import documented
 from service.api.deps import Services
 from service.api.errors import install_error_handlers
 from service.api.guards import ApiKeyGate, BodyGuard, protected_routes
-from service.api.routes import compositions, health, jobs, models, modules, v2
+from service.api.routes import compositions, datasets, health, jobs, models, modules, v2
 from service.api.telemetry import Telemetry, TelemetryMiddleware
 from service.config import Settings, get_settings
 from service.jobs.composer import Composer
@@ -104,7 +104,9 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
     app.add_middleware(
         BodyGuard, max_bytes=settings.max_upload_bytes, max_mb=settings.max_upload_mb, idle_s=settings.body_timeout_s
     )
-    routers = (jobs.router, models.router, modules.router, compositions.router, v2.router, health.router)
+    routers = (
+        jobs.router, models.router, modules.router, compositions.router, datasets.router, v2.router, health.router
+    )  # fmt: skip
     app.add_middleware(ApiKeyGate, protected=protected_routes(routers), api_key=settings.api_key, auth=settings.auth)
     # Outermost: inference requests are answered before any of FastAPI's per-request machinery.
     app.add_middleware(DataPlane, fastapi=app, telemetry=telemetry)

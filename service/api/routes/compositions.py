@@ -21,6 +21,7 @@ from service.api.deps import (
 from service.api.downloads import artifact_response
 from service.api.schemas import (
     CompositionCreate,
+    CompositionPreviewPublic,
     CompositionPublic,
     JobPublic,
     PagePublic,
@@ -28,6 +29,7 @@ from service.api.schemas import (
 )
 from service.errors import ErrorCode, HubError
 from service.jobs.composer import CALIBRATED, Composer
+from service.jobs.inspection import CompositionPreview, preview_composition
 from service.jobs.params import CalibrateParams
 from service.jobs.submit import job_in_flight, submit_job
 
@@ -104,6 +106,15 @@ def list_compositions(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> dict:
     return page_of(store.list_compositions(offset=offset, limit=limit), CompositionPublic.of)
+
+
+@router.get("/v1/compositions/preview", response_model=CompositionPreviewPublic)
+def preview(
+    modules: Annotated[list[str], Query(min_length=1, description="module ids")], composer: ComposerDep
+) -> CompositionPreview:
+    """What composing these modules would give, before building it: classes, parameters, MACs, size
+    ratio, and the composition itself when it exists. Nothing is stored."""
+    return preview_composition(composer, modules)
 
 
 @router.get("/v1/compositions/{composition_id}", response_model=CompositionPublic)

@@ -7,11 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 
-from service.api.deps import ArtifactsDep, Authorized, ExecutorDep, Offset, SettingsDep, StoreDep
+from service.api.deps import ArtifactsDep, Authorized, ComposerDep, ExecutorDep, Offset, SettingsDep, StoreDep
 from service.api.downloads import artifact_response
-from service.api.schemas import JobPublic, ModelPublic, ModulePublic, PagePublic, page_of
+from service.api.schemas import JobPublic, ModelPublic, ModuleOverlapPublic, ModulePublic, PagePublic, page_of
 from service.errors import ErrorCode, HubError
 from service.jobs.ingest import load_uploaded
+from service.jobs.inspection import ModuleOverlap, module_overlap
 from service.jobs.params import IngestParams, parse_params
 from service.jobs.submit import submit_job
 from service.moda.data.sandbox import open_dataset
@@ -54,6 +55,14 @@ def list_model_modules(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict:
     return page_of(store.list_modules(model_id, tau=tau, offset=offset, limit=limit), ModulePublic.of)
+
+
+@router.get("/{model_id}/overlap", response_model=ModuleOverlapPublic)
+def module_overlap_matrix(
+    model_id: str, store: StoreDep, composer: ComposerDep, tau: float | None = None
+) -> ModuleOverlap:
+    """How much every pair of the model's modules at `tau` (default: its first τ) shares: the overlap matrix."""
+    return module_overlap(composer, store.get_model(model_id), tau)
 
 
 def _labels(raw: str | None) -> list[str] | None:
