@@ -120,6 +120,7 @@ def test_train_compose_and_predict_through_the_page(hub: LiveServer, page: sync_
     for label in ("0", "3", "8"):
         page.get_by_label(f"select module {label}").check()
     page.get_by_role("button", name="Compose the ticked classes").click()
+    expect(page.locator("#compose-classes input:checked")).to_have_count(3)
     preview = page.locator("#preview")
     expect(preview.get_by_role("heading", name="Preview: 0, 3, 8")).to_be_visible()
     expect(preview.get_by_text("size ratio")).to_be_visible()

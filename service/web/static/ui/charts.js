@@ -24,7 +24,7 @@ function ticks(min, max, count = 4) {
 }
 
 /** Lines over x = 1..n: series = [{name, values}] (null values are gaps). */
-export function lineChart(series, { title, yLabel = "", width = 520, height = 240 } = {}) {
+export function lineChart(series, { title, width = 520, height = 240 } = {}) {
   const pad = { left: 52, right: 12, top: 12, bottom: 34 };
   const values = series.flatMap((line) => line.values).filter((v) => Number.isFinite(v));
   const n = Math.max(...series.map((line) => line.values.length));
@@ -42,7 +42,6 @@ export function lineChart(series, { title, yLabel = "", width = 520, height = 24
   const every = Math.max(1, Math.ceil(n / 10));
   for (let i = 0; i < n; i += every) chart.append(s("text", { x: x(i), y: height - pad.bottom + 14, "text-anchor": "middle" }, i + 1));
   chart.append(s("text", { x: (width + pad.left) / 2, y: height - 4, "text-anchor": "middle" }, "epoch"));
-  if (yLabel) chart.append(s("text", { x: 12, y: pad.top + 4, "text-anchor": "start" }, yLabel));
   series.forEach((line, k) => {
     const points = line.values.map((v, i) => (Number.isFinite(v) ? `${x(i)},${y(v)}` : null)).filter(Boolean);
     const style = { stroke: COLOURS[k % COLOURS.length], "stroke-dasharray": DASHES[k % DASHES.length] || undefined };

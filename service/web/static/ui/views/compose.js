@@ -33,7 +33,7 @@ export async function composeView(root, query, signal) {
   root.replaceChildren(
     h("h1", {}, "Compose"),
     h("p", { class: "muted" }, "Tick the classes the new classifier should tell apart. It is cut out of the models' modules: smaller and faster than the models."),
-    groups, preview, h("div", { class: "row" }, build));
+    h("div", { id: "compose-classes" }, groups), preview, h("div", { class: "row" }, build));
 
   function selected() {
     return boxes.filter((box) => box.checked).map((box) => box.value);

@@ -40,9 +40,9 @@ function curves(model) {
   const series = (key, name) => ({ name, values: history.map((epoch) => epoch[key] ?? null) });
   const lossKeys = [["loss", "total loss"], ["ce", "cross-entropy"], ["affinity", "affinity"], ["dispersion", "dispersion"], ["compactness", "compactness"]];
   return h("div", { class: "grid2" },
-    lineChart(lossKeys.filter(([key]) => key in history[0]).map(([key, name]) => series(key, name)), { title: "Loss terms per epoch", yLabel: "loss" }),
+    lineChart(lossKeys.filter(([key]) => key in history[0]).map(([key, name]) => series(key, name)), { title: "Loss terms per epoch" }),
     lineChart([series("train_accuracy", "train accuracy"), series("test_accuracy", "test accuracy")]
-      .filter((line) => line.values.some((v) => v !== null)), { title: "Accuracy per epoch (%)", yLabel: "%" }));
+      .filter((line) => line.values.some((v) => v !== null)), { title: "Accuracy per epoch (%)" }));
 }
 
 /** The modules at `tau` (of all the model's `modules`, decomposed at each of `taus`). */
@@ -62,7 +62,7 @@ async function renderModules(section, model, modules, taus, tau) {
     h("h2", {}, `Modules (${shown.length})`),
     taus.length > 1 ? h("label", { class: "check" }, "Decomposed at ", picker) : h("p", { class: "muted" }, `Decomposed at τ = ${tau}`),
     h("div", { class: "grid2" },
-      barChart(labels, shown.map((m) => 100 * m.size), { title: "Module size (% of the model's parameters)", max: 100, format: (v) => `${v.toFixed(1)} %` }),
+      barChart(labels, shown.map((m) => 100 * m.size), { title: "Module size (% of the model's parameters)", format: (v) => `${v.toFixed(1)} %` }),
       barChart(labels, shown.map((m) => classAccuracy[m.class_index] ?? NaN), { title: "Accuracy of the model on each class (%)", max: 100, format: (v) => `${v.toFixed(1)} %` })),
     heat,
     table(["", "Class", "Parameters", "Size", "MACs", "Module"],
