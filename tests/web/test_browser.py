@@ -174,3 +174,40 @@ def test_errors_are_shown_in_words(hub: LiveServer, page: sync_api.Page) -> None
     form.get_by_role("button", name="Start training").click()
     expect(form.locator(".error")).to_contain_text("400 INVALID_ARGUMENT")
     expect(form.locator(".error")).to_contain_text("dataset: Input should be 'digits'")  # the server's words
+
+
+def test_a_running_job_is_cancelled_from_its_row(hub: LiveServer, page: sync_api.Page) -> None:
+    expect = sync_api.expect
+    page.goto(f"{hub.url}/#/jobs")
+    page.evaluate(f"sessionStorage.setItem('moda-hub-api-key', '{API_KEY}')")
+    form = page.locator("#train-form")
+    form.get_by_label("Epochs").fill("1000")
+    form.get_by_label("Name (optional)").fill("never-finished")
+    form.get_by_role("button", name="Start training").click()
+    row = page.locator("#jobs tbody tr").first
+    expect(row.locator(".status")).to_have_text(re.compile("queued|running"))
+    row.get_by_role("button", name="Cancel").click()
+    expect(row.locator(".status")).to_have_text("cancelled", timeout=60_000)
+    expect(row.get_by_role("button", name="Cancel")).to_be_hidden()
+
+
+def test_with_every_endpoint_locked_the_page_asks_for_the_key(browser: sync_api.Browser, tmp_path: Path) -> None:
+    expect = sync_api.expect
+    env = {"MODA_API_KEY": API_KEY, "MODA_AUTH": "all", "MODA_WORKERS": "0"}
+    with LiveServer(tmp_path / "locked", env) as server:
+        page = browser.new_page()
+        page.goto(f"{server.url}/")
+        dialog = page.locator("#key-dialog")
+        expect(dialog).to_be_visible()  # the page itself loads; its first API call is refused
+        page.get_by_role("button", name="Cancel").click()
+        expect(page.locator(".error")).to_contain_text("401 UNAUTHENTICATED")
+        page.get_by_role("button", name="API key").click()
+        page.locator("#key-input").fill("wrong-key")
+        page.locator("#key-ok").click()
+        expect(dialog).to_be_visible()
+        expect(page.locator("#key-reason")).to_contain_text("refused")
+        page.locator("#key-input").fill(API_KEY)
+        page.locator("#key-ok").click()
+        expect(page.get_by_text("No models yet")).to_be_visible()
+        assert page.evaluate("sessionStorage.getItem('moda-hub-api-key')") == API_KEY
+        page.close()

@@ -43,21 +43,47 @@ function resultLink(job) {
   return job.error ? h("span", { class: "job-error" }, job.error) : "";
 }
 
+// A browser opens at most six connections to a host over HTTP/1.1, and every followed job holds
+// one: a few jobs are followed live, the others are refreshed with the list every few seconds.
+const MAX_STREAMS = 3;
+const POLL_MS = 3000;
+
 export async function jobsView(root, signal) {
   const list = h("section", { id: "jobs" });
   root.replaceChildren(
     h("h1", {}, "Jobs"),
     h("div", { class: "grid2" }, trainForm(() => refresh()), uploadForm(() => refresh())),
     list);
-  const following = new Set();
+  const updaters = new Map(); // job id -> the update function of its row on the page now
+  const streams = new Set(); // ids of the jobs followed live
+  let timer = null;
+  signal.addEventListener("abort", () => clearTimeout(timer));
 
   async function refresh() {
+    clearTimeout(timer);
     const page = await get("/v1/jobs", { limit: 50 });
+    updaters.clear();
     const rows = page.items.map((job) => row(job));
     list.replaceChildren(h("h2", {}, `Recent jobs (${page.total})`),
-      page.items.length ? table(["Job", "Kind", "Status", "Progress", "Created", "Result", ""], rows.map((r) => r.cells), { narrowHidden: [4] })
+      page.items.length ? table(["Job", "Kind", "Status", "Progress", "Created", "Result", ""], rows, { narrowHidden: [4] })
         : h("p", { class: "muted" }, "No jobs yet."));
-    rows.forEach((r) => r.follow());
+    const running = page.items.filter((job) => !TERMINAL.has(job.status));
+    for (const job of running) if (!streams.has(job.id) && streams.size < MAX_STREAMS) follow(job.id);
+    if (running.some((job) => !streams.has(job.id)) && !signal.aborted) {
+      timer = setTimeout(() => refresh().catch(() => {}), POLL_MS);
+    }
+  }
+
+  function follow(jobId) {
+    streams.add(jobId);
+    followJob(jobId, (snapshot) => updaters.get(jobId)?.(snapshot), signal)
+      .then((job) => updaters.get(jobId)?.(job), (error) => {
+        if (error.name !== "AbortError") list.prepend(errorBox(error));
+      })
+      .finally(() => {
+        streams.delete(jobId);
+        if (!signal.aborted) refresh().catch(() => {}); // the next job in line gets the stream
+      });
   }
 
   function row(job) {
@@ -82,15 +108,8 @@ export async function jobsView(root, signal) {
       result.replaceChildren(resultLink(snapshot));
       cancel.hidden = TERMINAL.has(snapshot.status);
     }
-    const follow = () => {
-      if (TERMINAL.has(job.status) || following.has(job.id)) return;
-      following.add(job.id);
-      followJob(job.id, update, signal).then(update, (error) => {
-        if (error.name !== "AbortError") message.replaceChildren(errorBox(error));
-      }).finally(() => following.delete(job.id));
-    };
-    const cells = [h("code", {}, fmt.short(job.id)), job.kind, status, h("div", {}, bar, " ", text), fmt.date(job.created_at), result, h("div", {}, cancel, message)];
-    return { cells, follow };
+    updaters.set(job.id, update);
+    return [h("code", {}, fmt.short(job.id)), job.kind, status, h("div", {}, bar, " ", text), fmt.date(job.created_at), result, h("div", {}, cancel, message)];
   }
 
   await refresh();
