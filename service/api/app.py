@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
         if jobs is not None:
             jobs.start()
         app.state.services = services
-        log.info("MODA Hub ready: docs at http://%s:%s/docs", settings.host, settings.port)
+        log.info("MODA Hub ready: web UI at http://%s:%s/ (API docs: /docs)", settings.host, settings.port)
         try:
             yield
         finally:

@@ -31,6 +31,22 @@ def test_preview_costs_what_the_built_composition_costs(client: httpx.Client, tr
     assert after["existing"]["accuracy"] == composition["accuracy"]
 
 
+def test_preview_of_several_models_is_calibrated_and_sums_their_parts(
+    client: httpx.Client, trained: Trained, uploaded: Trained
+) -> None:
+    ids = [trained.modules[1]["id"], uploaded.modules[5]["id"]]
+    both = client.get("/v1/compositions/preview", params={"modules": ids}).json()
+    assert both["strategy"] == "calibrated"
+    assert both["existing"] is None
+    assert both["source_params"] == trained.model["metrics"]["params"] + uploaded.model["metrics"]["params"]
+    alone = [client.get("/v1/compositions/preview", params={"modules": [i]}).json() for i in ids]
+    assert both["params"] == sum(p["params"] for p in alone)
+    assert both["macs"] == sum(p["macs"] for p in alone)
+    # Output order is by model id, then class, whatever the order asked.
+    by_model = sorted([(trained.model["id"], "1"), (uploaded.model["id"], "5")])
+    assert both["labels"] == [label for _, label in by_model]
+
+
 def test_preview_refuses_what_compose_refuses(client: httpx.Client, trained: Trained) -> None:
     twice = trained.module_ids((2, 2))
     assert_error(client.get("/v1/compositions/preview", params={"modules": twice}), 400, "INVALID_ARGUMENT")
