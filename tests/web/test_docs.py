@@ -82,3 +82,10 @@ def test_the_vendored_bundles_are_the_versions_the_readme_pins() -> None:
     assert swagger and redoc
     assert f"| `swagger-ui-dist` | {swagger[1]} |" in readme
     assert f"| `redoc` | {redoc[1]} |" in readme
+
+
+def test_the_page_runs_only_the_apps_own_scripts(locked_down: httpx.Client) -> None:
+    policy = locked_down.get("/").headers["content-security-policy"]
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+    assert directives["script-src"] == "'self'"
+    assert directives["connect-src"] == "'self'"
