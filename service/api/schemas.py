@@ -148,6 +148,12 @@ class DatasetPublic(Public):
     created_at: datetime
 
 
+class SamplePublic(Public):
+    label: str
+    class_index: int = Field(description="the class's index in the dataset")
+    pixels: list[Any] = Field(description="(C, H, W) raw pixels: one of the `inputs` of a predict request")
+
+
 class ModuleOverlapPublic(Public):
     tau: float
     labels: list[str]

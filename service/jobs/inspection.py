@@ -1,14 +1,18 @@
-"""Read-only views that need the networks, not only the registry's rows: what a composition would
-cost before it is built, and how much a model's modules overlap."""
+"""Read-only views that need the networks or the data, not only the registry's rows: what a
+composition would cost before it is built, how much a model's modules overlap, and sample images
+of a dataset to try a classifier on."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from modules_store import Composition, Model, all_items, composition_id
+from modules_store import Composition, Model, RegistryStore, all_items, composition_id
+from service.config import Settings
 from service.errors import ErrorCode, HubError
 from service.jobs.composer import CALIBRATED, PRUNE, Composer
+from service.moda.data.sandbox import open_dataset, split_dataset_key
 from service.moda.metrics import overlap_matrix
 
 
@@ -82,3 +86,31 @@ def module_overlap(composer: Composer, model: Model, tau: float | None) -> Modul
         shared=[[o.shared for o in row] for row in matrix],
         jaccard=[[o.jaccard for o in row] for row in matrix],
     )
+
+
+@dataclass(frozen=True)
+class Sample:
+    label: str
+    class_index: int  # in the dataset
+    pixels: list[Any]  # (C, H, W) raw pixels, 0..pixel_max: what /v1 predict takes as one input
+
+
+MAX_SAMPLES = 64
+
+
+def dataset_samples(
+    store: RegistryStore, settings: Settings, dataset_id: str, labels: Sequence[str], n: int
+) -> list[Sample]:
+    """`n` images of the test split (never trained on) of the dataset on record, taken in turn from
+    each class named in `labels` (default: all), the same ones on every call."""
+    record = store.get_dataset(dataset_id)
+    data = open_dataset(settings.resolved_datasets_dir, *split_dataset_key(record.name))
+    unknown = [label for label in labels if label not in data.labels]
+    if unknown:
+        raise HubError(ErrorCode.INVALID_ARGUMENT, f"dataset {record.name!r} has no classes named {unknown}")
+    classes = [data.labels.index(label) for label in labels] if labels else list(range(data.num_classes))
+    queues = [(data.y_test == c).nonzero().flatten().tolist() for c in classes]
+    picked: list[int] = []
+    for turn in range(max(map(len, queues), default=0)):
+        picked += [queue[turn] for queue in queues if turn < len(queue)]
+    return [Sample(data.labels[int(data.y_test[i])], int(data.y_test[i]), data.x_test[i].tolist()) for i in picked[:n]]

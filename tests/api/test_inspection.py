@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import numpy as np
 
 from tests.api.conftest import Trained
 from tests.api.helpers import assert_error
@@ -104,3 +105,32 @@ def test_train_history_has_every_loss_term_and_class_accuracy(trained: Trained) 
     assert len(per_class) == 10 and all(0 <= a <= 100 for a in per_class)
     # The test split has about 36 images per class: the mean of the classes is close to the overall accuracy.
     assert abs(sum(per_class) / 10 - metrics["accuracy"]) < 2
+
+
+def test_samples_of_a_dataset_are_inputs_its_compositions_predict(
+    client: httpx.Client, trained: Trained, composition: dict[str, Any]
+) -> None:
+    dataset_id = trained.model["dataset_id"]
+    labels = [c["label"] for c in composition["classes"]]
+    response = client.get(f"/v1/datasets/{dataset_id}/samples", params={"labels": labels, "n": 30})
+    assert response.status_code == 200, response.text
+    samples = response.json()
+    assert [s["label"] for s in samples] == labels * 10  # in turn from each class
+    pixels = np.array([s["pixels"] for s in samples])
+    assert pixels.shape == (30, 1, 8, 8) and pixels.min() >= 0 and pixels.max() <= 16
+    assert len({p.tobytes() for p in pixels}) == 30  # thirty different images
+    again = client.get(f"/v1/datasets/{dataset_id}/samples", params={"labels": labels, "n": 30}).json()
+    assert again == samples
+    predicted = client.post(f"/v1/compositions/{composition['id']}/predict", json={"inputs": pixels.tolist()})
+    assert predicted.status_code == 200, predicted.text
+    right = sum(p["label"] == s["label"] for p, s in zip(predicted.json()["predictions"], samples, strict=True))
+    assert right >= 27  # test images the model never saw: its ~97 % accuracy
+
+
+def test_samples_refuse_unknown_classes_and_sizes(client: httpx.Client, trained: Trained) -> None:
+    path = f"/v1/datasets/{trained.model['dataset_id']}/samples"
+    assert_error(client.get(path, params={"labels": ["ten"]}), 400, "INVALID_ARGUMENT", "ten")
+    assert client.get(path, params={"n": 0}).status_code == 422
+    assert client.get(path, params={"n": 65}).status_code == 422
+    assert_error(client.get("/v1/datasets/nope/samples"), 404, "NOT_FOUND")
+    assert len(client.get(path).json()) == 8
