@@ -150,6 +150,12 @@ def test_train_compose_and_predict_through_the_page(hub: LiveServer, page: sync_
     assert not any(API_KEY in s for s in snippets)  # a secret never goes into a snippet
     screenshot(page, "predict")
 
+    # Or images of the test split: two of each class, predicted with their true label beside.
+    page.get_by_role("button", name="Or try images of the test split").click()
+    expect(page.locator("#predictions .prediction canvas")).to_have_count(6)
+    answers = page.locator("#predictions .answer").all_inner_texts()
+    assert sum(a.endswith("right") for a in answers) >= 5, answers
+
     # The models page lists the model and the composition; at phone width nothing overflows sideways.
     page.get_by_role("link", name="Models", exact=True).click()
     expect(page.locator("main table").first.locator("tbody tr")).to_have_count(1)

@@ -1,5 +1,6 @@
 // One composition: what it is, its ONNX file, ready-to-copy client snippets, and predictions on
-// images dropped or chosen here (POST /v1/compositions/{id}/predict, multipart `files`).
+// images dropped or chosen here (POST /v1/compositions/{id}/predict, multipart `files`) or on
+// samples of its dataset's test split (the same endpoint, JSON inputs).
 
 import { apiKey, download, get, post } from "../api.js";
 import { barChart } from "../charts.js";
@@ -13,7 +14,8 @@ export async function compositionView(root, compositionId) {
   const input = h("input", { type: "file", id: "images", accept: "image/png,image/jpeg", multiple: true, onchange: () => predict([...input.files]) });
   const drop = h("div", { class: "drop", id: "drop" },
     h("p", {}, "Drop PNG or JPEG images here, or"), h("label", { class: "pick" }, "choose files", input),
-    h("p", { class: "muted" }, `They are resized to ${height}×${width}${channels === 1 ? ", grey" : ""} as the server does for every image.`));
+    h("p", { class: "muted" }, `They are resized to ${height}×${width}${channels === 1 ? ", grey" : ""} as the server does for every image.`),
+    h("button", { type: "button", class: "secondary", id: "try-samples", onclick: () => trySamples() }, "Or try images of the test split"));
   drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
   drop.addEventListener("drop", (e) => {
@@ -44,23 +46,61 @@ export async function compositionView(root, compositionId) {
     }
     const form = new FormData();
     for (const file of images) form.append("files", file, file.name);
+    const shown = images.map((file) => {
+      const url = URL.createObjectURL(file);
+      return { name: file.name, thumbnail: h("img", { src: url, alt: file.name, onload: () => URL.revokeObjectURL(url) }) };
+    });
+    await show(shown, { form });
+  }
+
+  async function trySamples() {
+    results.replaceChildren(h("p", { class: "muted" }, "Fetching samples…"));
+    try {
+      const model = await get(`/v1/models/${c.classes[0].model_id}`);
+      if (!model.dataset_id) throw new Error("the model has no dataset on record");
+      const samples = await get(`/v1/datasets/${model.dataset_id}/samples`, [...labels.map((l) => ["labels", l]), ["n", 2 * labels.length]]);
+      const shown = samples.map((sample, i) => ({ name: `sample ${i + 1} (a ${sample.label})`, truth: sample.label, thumbnail: picture(sample.pixels, c.input_spec.pixel_max) }));
+      await show(shown, { json: { inputs: samples.map((sample) => sample.pixels) } });
+    } catch (error) {
+      results.replaceChildren(errorBox(error));
+    }
+  }
+
+  /** Predict `body` and show each of `shown` ({name, thumbnail, truth?}) with its answer and probability bars. */
+  async function show(shown, body) {
     results.replaceChildren(h("p", { class: "muted" }, "Predicting…"));
     try {
-      const { body } = await post(`/v1/compositions/${c.id}/predict`, { form });
-      results.replaceChildren(...body.predictions.map((p, i) => {
-        const url = URL.createObjectURL(images[i]);
+      const { body: answer } = await post(`/v1/compositions/${c.id}/predict`, body);
+      results.replaceChildren(...answer.predictions.map((p, i) => {
         const probabilities = labels.map((label) => p.probabilities[label]);
-        return h("div", { class: "prediction" },
-          h("img", { src: url, alt: images[i].name, onload: () => URL.revokeObjectURL(url) }),
+        const verdict = shown[i].truth === undefined ? "" : p.label === shown[i].truth ? " — right" : ` — wrong, it is a ${shown[i].truth}`;
+        return h("div", { class: "prediction" }, shown[i].thumbnail,
           h("div", {},
-            h("p", { class: "answer" }, `${images[i].name}: `, h("strong", { class: "predicted" }, p.label),
-              ` (${fmt.pct(100 * p.probabilities[p.label])})`),
+            h("p", { class: "answer" }, `${shown[i].name}: `, h("strong", { class: "predicted" }, p.label),
+              ` (${fmt.pct(100 * p.probabilities[p.label])})${verdict}`),
             barChart(labels, probabilities.map((v) => 100 * v), { title: "Probability of each class (%)", max: 100, format: (v) => `${v.toFixed(1)} %` })));
       }));
     } catch (error) {
       results.replaceChildren(errorBox(error));
     }
   }
+}
+
+/** A (C, H, W) sample on the 0..pixelMax scale drawn on a canvas, grey or RGB. */
+function picture(pixels, pixelMax) {
+  const [height, width] = [pixels[0].length, pixels[0][0].length];
+  const canvas = h("canvas", { width, height, role: "img", "aria-label": "sample image" });
+  const context = canvas.getContext("2d");
+  const image = context.createImageData(width, height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const at = 4 * (y * width + x);
+      for (let k = 0; k < 3; k++) image.data[at + k] = Math.round((255 * pixels[Math.min(k, pixels.length - 1)][y][x]) / pixelMax);
+      image.data[at + 3] = 255;
+    }
+  }
+  context.putImageData(image, 0, 0);
+  return canvas;
 }
 
 function snippet(title, text) {
