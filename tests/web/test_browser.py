@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from tests.live_server import LiveServer
+from tests.live_server import LiveServer, wait_for
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
 
@@ -217,3 +217,33 @@ def test_with_every_endpoint_locked_the_page_asks_for_the_key(browser: sync_api.
         expect(page.get_by_text("No models yet")).to_be_visible()
         assert page.evaluate("sessionStorage.getItem('moda-hub-api-key')") == API_KEY
         page.close()
+
+
+def test_classes_of_two_models_are_composed_by_a_followed_calibrate_job(hub: LiveServer, page: sync_api.Page) -> None:
+    expect = sync_api.expect
+    auth = {"Authorization": f"Bearer {API_KEY}"}
+    with hub.client(headers=auth) as client:
+        params = [{"epochs": 2, "seed": seed, "name": f"two-{seed}"} for seed in (1, 2)]
+        jobs = [client.post("/v1/jobs", json={"kind": "train", "params": p}) for p in params]
+        assert all(r.status_code == 202 for r in jobs), [r.text for r in jobs]
+        models = [wait_for(lambda r=r: finished(client, r.json()["id"]), timeout=180, what="training") for r in jobs]
+    page.goto(f"{hub.url}/#/compose")
+    page.evaluate(f"sessionStorage.setItem('moda-hub-api-key', '{API_KEY}')")
+    for model_id, label in zip(models, ("1", "7"), strict=True):
+        group = page.locator(f"details[data-model='{model_id}']")
+        if group.get_attribute("open") is None:
+            group.locator("summary").click()
+        group.get_by_label(label, exact=True).check()
+    preview = page.locator("#preview")
+    expect(preview).to_contain_text("calibrated")
+    page.get_by_role("button", name="Build the composition").click()
+    # Outputs are ordered by model id, then class: either order, by the models' random ids.
+    heading = page.get_by_role("heading", name=re.compile(r"^Composition of (1, 7|7, 1)$"))
+    expect(heading).to_be_visible(timeout=120_000)
+    expect(page.locator(".facts")).to_contain_text("calibrated")
+
+
+def finished(client: httpx.Client, job_id: str) -> str | None:
+    job = client.get(f"/v1/jobs/{job_id}").json()
+    assert job["status"] not in ("failed", "cancelled"), job
+    return job["result"]["model_id"] if job["status"] == "succeeded" else None
