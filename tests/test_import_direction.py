@@ -16,6 +16,8 @@ FORBIDDEN = {
     "service/serving": ("fastapi", "starlette", "sqlalchemy", "service.api", "service.jobs", "service.cli"),
     "service/jobs": ("fastapi", "starlette", "sqlalchemy", "service.api", "service.serving", "service.cli"),
     "service/api": ("service.cli",),
+    # The web UI talks to the API over HTTP, from the browser: its Python only serves files.
+    "service/web": ("modules_store", "service.api", "service.jobs", "service.serving", "service.moda", "service.cli"),
 }  # fmt: skip
 
 

@@ -15,7 +15,7 @@ from service.api.data_plane_docs import documented
 from service.api.deps import Services
 from service.api.errors import install_error_handlers
 from service.api.guards import ApiKeyGate, BodyGuard, protected_routes
-from service.api.routes import compositions, health, jobs, models, modules, v2
+from service.api.routes import compositions, datasets, health, jobs, models, modules, v2
 from service.api.telemetry import Telemetry, TelemetryMiddleware
 from service.config import Settings, get_settings
 from service.jobs.composer import Composer
@@ -28,6 +28,7 @@ from service.serving.deletion_feed import DeletionFeed
 from service.serving.predictor import CompositionCache, Predictor
 from service.serving.sessions import SessionCache
 from service.serving.threads import InferenceThreads
+from service.web import install_web
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
         if jobs is not None:
             jobs.start()
         app.state.services = services
-        log.info("MODA Hub ready: docs at http://%s:%s/docs", settings.host, settings.port)
+        log.info("MODA Hub ready: web UI at http://%s:%s/ (API docs: /docs)", settings.host, settings.port)
         try:
             yield
         finally:
@@ -100,6 +101,8 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
         description="Modular training (MODA), one ONNX module per class, compose-and-predict, "
         "and the Open Inference Protocol (V2) for every composition.",
         lifespan=lifespan,
+        docs_url=None,  # served by install_web with the assets from the app itself, not a CDN
+        redoc_url=None,
     )
     install_error_handlers(app)
     telemetry = Telemetry(app)
@@ -110,7 +113,9 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
     app.add_middleware(
         BodyGuard, max_bytes=settings.max_upload_bytes, max_mb=settings.max_upload_mb, idle_s=settings.body_timeout_s
     )
-    routers = (jobs.router, models.router, modules.router, compositions.router, v2.router, health.router)
+    routers = (
+        jobs.router, models.router, modules.router, compositions.router, datasets.router, v2.router, health.router
+    )  # fmt: skip
     app.add_middleware(ApiKeyGate, protected=protected_routes(routers), api_key=settings.api_key, auth=settings.auth)
     # Outermost: inference requests are answered before any of FastAPI's per-request machinery.
     app.add_middleware(DataPlane, fastapi=app, telemetry=telemetry)
@@ -118,4 +123,5 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
 
     for router in routers:
         app.include_router(router)
+    install_web(app)
     return app

@@ -127,6 +127,43 @@ class CompositionPublic(Public):
     created_at: datetime
 
 
+class CompositionPreviewPublic(Public):
+    strategy: str = Field(description="prune (one model) or calibrated (several: POST answers 202 and a job builds it)")
+    labels: list[str] = Field(description="the composition's classes, in output order")
+    params: int
+    macs: int
+    size_ratio: float = Field(description="params / params of the source models")
+    source_params: int
+    source_macs: int
+    existing: CompositionPublic | None = Field(description="the composition, when it is built already")
+
+
+class DatasetPublic(Public):
+    id: str
+    name: str
+    input_spec: dict[str, Any]
+    labels: list[str]
+    n_train: int
+    n_test: int
+    created_at: datetime
+
+
+class SamplePublic(Public):
+    label: str
+    class_index: int = Field(description="the class's index in the dataset")
+    pixels: list[Any] = Field(description="(C, H, W) raw pixels: one of the `inputs` of a predict request")
+
+
+class ModuleOverlapPublic(Public):
+    tau: float
+    labels: list[str]
+    module_ids: list[str]
+    shared: list[list[float]] = Field(
+        description="shared[i][j] = |params(i) ∩ params(j)| / params(model); module i's size on the diagonal"
+    )
+    jaccard: list[list[float]] = Field(description="jaccard[i][j] = |i ∩ j| / |i ∪ j|")
+
+
 class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     inputs: list[Any] = Field(

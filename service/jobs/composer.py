@@ -38,7 +38,7 @@ from service.config import Settings
 from service.errors import ErrorCode, HubError
 from service.jobs.datasets import canonical_dataset_key, dataset_key, open_dataset, split_dataset_key
 from service.moda.combine import CombinedClassifier, Pick
-from service.moda.compose import compose_served, keep_plan, param_count
+from service.moda.compose import KeepPlan, compose_served, keep_plan, param_count
 from service.moda.data import ImageDataset
 from service.moda.decompose import ClassMask
 from service.moda.metrics import count_macs
@@ -195,9 +195,16 @@ class Composer(Planner):
 
     # -- building -----------------------------------------------------------------------------
 
+    def network(self, model: Model) -> ModularNet:
+        return _network(self.artifacts, model.weights_sha256)
+
+    def plan(self, net: ModularNet, modules: Sequence[Module]) -> KeepPlan:
+        """What the union of `modules` (all of `net`'s model) keeps of `net`."""
+        return keep_plan(net, [_mask(self.artifacts, m.mask_sha256) for m in modules])
+
     def pruned_part(self, model: Model, modules: Sequence[Module]) -> Part:
-        net = _network(self.artifacts, model.weights_sha256)
-        plan = keep_plan(net, [_mask(self.artifacts, m.mask_sha256) for m in modules])
+        net = self.network(model)
+        plan = self.plan(net, modules)
         served, kept = compose_served(net, plan, self.settings.channel_align)
         return Part(model, served, param_count(kept), _macs(kept), param_count(net), _macs(net))
 

@@ -12,6 +12,7 @@ the re-run finds the rows its earlier attempt wrote and returns them instead of 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -22,7 +23,7 @@ from service.jobs.datasets import dataset_key
 from service.moda.compose import compose_served, keep_plan, param_count
 from service.moda.data import ImageDataset
 from service.moda.decompose import activation_rates, class_masks
-from service.moda.metrics import count_macs
+from service.moda.metrics import count_macs, per_class_accuracy
 from service.moda.nets import ModularNet, config_of
 from service.moda.onnx_export import export_onnx
 from service.moda.serialization import checkpoint_bytes, mask_bytes
@@ -57,8 +58,11 @@ def draft_model(
 ) -> ModelDraft:
     """Store the weights (with their config) and the full model's ONNX; measure it on the test split."""
     full_onnx = export_onnx(net, labels, range(len(labels)))
+    logits = predict_logits(net, data.x_test)
+    per_class = per_class_accuracy(logits, data.y_test, len(labels))
     measured = {
-        "accuracy": accuracy(predict_logits(net, data.x_test), data.y_test),
+        "accuracy": accuracy(logits, data.y_test),
+        "class_accuracy": [a if math.isfinite(a) else None for a in per_class],  # None: no test samples
         "params": param_count(net),
         "macs": count_macs(net, data.x_test[:1]),
         "onnx_sha256": ctx.artifacts.put_bytes(full_onnx.data),

@@ -22,6 +22,7 @@ from service.api.deps import (
 from service.api.downloads import artifact_response, content_disposition, stored_bytes
 from service.api.schemas import (
     CompositionCreate,
+    CompositionPreviewPublic,
     CompositionPublic,
     JobPublic,
     PagePublic,
@@ -29,6 +30,7 @@ from service.api.schemas import (
 )
 from service.errors import ErrorCode, HubError
 from service.jobs.composer import CALIBRATED
+from service.jobs.inspection import CompositionPreview, preview_composition
 from service.jobs.submit import submit_job
 from service.serving.triton_export import FORMATS, export_composition
 
@@ -90,6 +92,15 @@ def list_compositions(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> dict:
     return page_of(store.list_compositions(offset=offset, limit=limit), CompositionPublic.of)
+
+
+@router.get("/v1/compositions/preview", response_model=CompositionPreviewPublic)
+def preview(
+    modules: Annotated[list[str], Query(min_length=1, description="module ids")], composer: ComposerDep
+) -> CompositionPreview:
+    """What composing these modules would give, before building it: classes, parameters, MACs, size
+    ratio, and the composition itself when it exists. Nothing is stored."""
+    return preview_composition(composer, modules)
 
 
 @router.get("/v1/compositions/{composition_id}", response_model=CompositionPublic)

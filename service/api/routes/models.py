@@ -11,6 +11,7 @@ from service.api.deps import (
     ArtifactsDep,
     Authorized,
     Cascade,
+    ComposerDep,
     DeleterDep,
     ExecutorDep,
     Offset,
@@ -18,10 +19,11 @@ from service.api.deps import (
     StoreDep,
 )
 from service.api.downloads import artifact_response
-from service.api.schemas import JobPublic, ModelPublic, ModulePublic, PagePublic, page_of
+from service.api.schemas import JobPublic, ModelPublic, ModuleOverlapPublic, ModulePublic, PagePublic, page_of
 from service.errors import ErrorCode, HubError
 from service.jobs.datasets import open_dataset
 from service.jobs.ingest import load_uploaded
+from service.jobs.inspection import ModuleOverlap, module_overlap
 from service.jobs.params import IngestParams, parse_params
 from service.jobs.submit import submit_job
 from service.moda.decompose import DEFAULT_TAU
@@ -71,6 +73,14 @@ def list_model_modules(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict:
     return page_of(store.list_modules(model_id, tau=tau, offset=offset, limit=limit), ModulePublic.of)
+
+
+@router.get("/{model_id}/overlap", response_model=ModuleOverlapPublic)
+def module_overlap_matrix(
+    model_id: str, store: StoreDep, composer: ComposerDep, tau: float | None = None
+) -> ModuleOverlap:
+    """How much every pair of the model's modules at `tau` (default: its first τ) shares: the overlap matrix."""
+    return module_overlap(composer, store.get_model(model_id), tau)
 
 
 def _labels(raw: str | None) -> list[str] | None:
