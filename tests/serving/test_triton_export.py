@@ -11,7 +11,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from modules_store import Composition
+from modules_store import Composition, CompositionClass, Strategy
 from service.errors import ErrorCode, HubError
 from service.serving.predictions import softmax
 from service.serving.triton_config import labels_file, model_config, to_pbtxt
@@ -31,11 +31,11 @@ def files_of(archive: bytes) -> dict[str, bytes]:
 
 def composition(onnx_sha256: str = "0" * 64) -> Composition:
     classes = [
-        {"index": k, "label": label, "module_id": f"m{k}", "model_id": "model", "class_index": index}
+        CompositionClass(index=k, label=label, module_id=f"m{k}", model_id="model", class_index=index)
         for k, (label, index) in enumerate(zip(LABELS, (0, 3, 8), strict=True))
     ]
     return Composition(
-        id="c" * 32, strategy="prune", module_ids=["m0", "m1", "m2"], classes=classes,
+        id="c" * 32, strategy=Strategy.PRUNE, module_ids=["m0", "m1", "m2"], classes=classes,
         input_spec=DIGITS.to_dict(), onnx_sha256=onnx_sha256, params=10, size_ratio=0.5, macs=10,
         accuracy=None, metrics={}, job_id=None, created_at=CREATED,
     )  # fmt: skip
