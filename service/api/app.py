@@ -17,8 +17,8 @@ from service.api.errors import install_error_handlers
 from service.api.guards import ApiKeyGate, BodyGuard, protected_routes
 from service.api.routes import compositions, datasets, health, jobs, models, modules, v2
 from service.api.telemetry import Telemetry, TelemetryMiddleware
+from service.app.compositions import Compositions
 from service.config import Settings, get_settings
-from service.jobs.composer import Composer
 from service.jobs.deletion import Deleter
 from service.jobs.executor import Executor, make_executor
 from service.jobs.reaper import Reaper
@@ -44,12 +44,13 @@ def open_services(settings: Settings) -> Services:
         deletions,
         on_forget=lambda served: sessions.discard(served.composition.onnx_sha256),
     )
+    executor = make_executor(settings)
     return Services(
         settings=settings,
         store=store,
         artifacts=artifacts,
-        executor=make_executor(settings),
-        composer=Composer(store, artifacts, settings),
+        executor=executor,
+        compositions=Compositions(store, artifacts, executor, settings),
         deleter=Deleter(store, artifacts, on_deleted=lambda deleted: compositions.forget(deleted.compositions)),
         sessions=sessions,
         predictor=Predictor(compositions, sessions, settings.max_batch),

@@ -60,7 +60,7 @@ def accuracy_text(composition: dict[str, Any]) -> str:
     if composition.get("accuracy") is not None:
         return pct(composition["accuracy"])
     if composition["strategy"] == "concat":
-        # The service's composer stores a `calibration: none` composition of several models
+        # The service stores a `calibration: none` composition of several models
         # without testing it (no data is chosen for it); only a model's test split is ever missing.
         return "not measured (uncalibrated compositions of several models are not tested; calibrate to measure)"
     return "not measured (the data is not on the server)"

@@ -8,17 +8,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from modules_store import Composition, Model, RegistryStore, all_items, composition_id
+from modules_store import Composition, Model, RegistryStore, Strategy, all_items
 from service.config import Settings
 from service.errors import ErrorCode, HubError
-from service.jobs.composer import CALIBRATED, PRUNE, Composer
+from service.jobs.compositions import CompositionBuilder, find_composition
 from service.jobs.datasets import open_dataset, split_dataset_key
+from service.jobs.planner import Planner
+from service.moda.compose import keep_plan
 from service.moda.metrics import overlap_matrix
 
 
 @dataclass(frozen=True)
 class CompositionPreview:
-    strategy: str  # what POST /v1/compositions with calibration "auto" would build
+    strategy: Strategy  # what POST /v1/compositions with calibration "auto" would build
     labels: list[str]  # output order
     params: int
     macs: int
@@ -28,14 +30,16 @@ class CompositionPreview:
     existing: Composition | None  # built already: its id and measured accuracy
 
 
-def preview_composition(composer: Composer, module_ids: Sequence[str]) -> CompositionPreview:
+def preview_composition(
+    planner: Planner, builder: CompositionBuilder, module_ids: Sequence[str]
+) -> CompositionPreview:
     """The cost of composing `module_ids`, measured as building it would (nothing is exported or stored)."""
-    modules, models = composer.selection(module_ids)
+    modules, models = planner.selection(module_ids)
     parts = []
     for model_id, model in models.items():
-        parts.append(composer.pruned_part(model, [m for m in modules if m.model_id == model_id]))
+        parts.append(builder.pruned_part(model, [m for m in modules if m.model_id == model_id]))
     params = sum(p.size for p in parts)
-    strategy = PRUNE if len(models) == 1 else CALIBRATED
+    strategy = Strategy.PRUNE if len(models) == 1 else Strategy.CALIBRATED
     return CompositionPreview(
         strategy=strategy,
         labels=[m.label for m in modules],
@@ -44,18 +48,18 @@ def preview_composition(composer: Composer, module_ids: Sequence[str]) -> Compos
         size_ratio=params / sum(p.full_size for p in parts),
         source_params=sum(p.full_size for p in parts),
         source_macs=sum(p.full_macs for p in parts),
-        existing=_existing(composer, module_ids, strategy, next(iter(models.values()))),
+        existing=_existing(planner, module_ids, strategy, next(iter(models.values()))),
     )
 
 
-def _existing(composer: Composer, module_ids: Sequence[str], strategy: str, first: Model) -> Composition | None:
-    if strategy == PRUNE:
-        return composer.existing(composition_id(list(module_ids), PRUNE))
+def _existing(planner: Planner, module_ids: Sequence[str], strategy: Strategy, first: Model) -> Composition | None:
+    if strategy == Strategy.PRUNE:
+        return find_composition(planner.store, module_ids, strategy)[1]
     try:
-        data = composer.data_key(first)  # calibrated on the first model's own data, as "auto" would
+        data = planner.data_key(first)  # calibrated on the first model's own data, as "auto" would
     except HubError:
         return None  # no data on record: building it would name some, so nothing is built yet
-    return composer.existing(composition_id(list(module_ids), CALIBRATED, data))
+    return find_composition(planner.store, module_ids, strategy, data)[1]
 
 
 @dataclass(frozen=True)
@@ -67,18 +71,18 @@ class ModuleOverlap:
     jaccard: list[list[float]]  # |a ∩ b| / |a ∪ b|
 
 
-def module_overlap(composer: Composer, model: Model, tau: float | None) -> ModuleOverlap:
+def module_overlap(store: RegistryStore, builder: CompositionBuilder, model: Model, tau: float | None) -> ModuleOverlap:
     """The overlap of every pair of the model's modules at `tau` (default: the τ of its first module)."""
     if tau is None:
-        first = composer.store.list_modules(model.id, limit=1).items
+        first = store.list_modules(model.id, limit=1).items
         if not first:
             raise HubError(ErrorCode.NOT_FOUND, f"model {model.id} has no modules")
         tau = first[0].tau
-    modules = list(all_items(composer.store.list_modules, model.id, tau=tau))
+    modules = list(all_items(store.list_modules, model.id, tau=tau))
     if not modules:
         raise HubError(ErrorCode.NOT_FOUND, f"model {model.id} has no modules at tau={tau:g}")
-    net = composer.network(model)
-    matrix = overlap_matrix(net, [composer.plan(net, [m]) for m in modules])
+    net = builder.sources.network(model.weights_sha256)
+    matrix = overlap_matrix(net, [keep_plan(net, [builder.sources.mask(m.mask_sha256)]) for m in modules])
     return ModuleOverlap(
         tau=tau,
         labels=[m.label for m in modules],

@@ -14,10 +14,10 @@ from modules_store import Job, RegistryStore
 from service.config import Settings
 from service.errors import ErrorCode, HubError
 from service.jobs.calibrate import check_calibration, plan_replacement, replacement_data
-from service.jobs.composer import Planner
 from service.jobs.datasets import open_dataset, resolve_data_dir
 from service.jobs.executor import Executor
 from service.jobs.params import CalibrateParams, ModularizeParams, ReplaceParams, TrainParams, parse_params
+from service.jobs.planner import Planner
 from service.jobs.train import training_data
 
 log = logging.getLogger(__name__)

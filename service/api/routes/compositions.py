@@ -8,13 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from modules_store import composition_id
 from service.api.deps import (
     ArtifactsDep,
     Authorized,
-    ComposerDep,
+    CompositionsDep,
     DeleterDep,
-    ExecutorDep,
     Offset,
     SettingsDep,
     StoreDep,
@@ -28,10 +26,8 @@ from service.api.schemas import (
     PagePublic,
     page_of,
 )
-from service.errors import ErrorCode, HubError
-from service.jobs.composer import CALIBRATED
+from service.app.compositions import Pending
 from service.jobs.inspection import CompositionPreview, preview_composition
-from service.jobs.submit import submit_job
 from service.serving.triton_export import FORMATS, export_composition
 
 router = APIRouter(tags=["compositions"])
@@ -46,43 +42,19 @@ router = APIRouter(tags=["compositions"])
     },
     dependencies=[Authorized],
 )
-def create_composition(
-    body: CompositionCreate, composer: ComposerDep, store: StoreDep, executor: ExecutorDep, settings: SettingsDep
-) -> JSONResponse:
+def create_composition(body: CompositionCreate, compositions: CompositionsDep) -> JSONResponse:
     """Compose modules into a smaller classifier (201), or return the existing one (200).
 
     Modules of one model are pruned out of it at once. Modules of several models run each model's
     pruned part once; their logits are calibrated by a `calibrate` job (202, its result names the
     composition; asked again while it is queued or running, the same job) unless `calibration` is
     'none'. The calibration data is part of the composition's identity."""
-    _, models = composer.selection(body.modules)
-    calibrated = len(models) > 1 and body.calibration != "none"
-    if not calibrated and (body.dataset is not None or body.data_dir is not None):
-        one_model = "modules of one model are pruned, not calibrated"
-        why = one_model if len(models) == 1 else "calibration 'none' fits nothing"
-        raise HubError(
-            ErrorCode.INVALID_ARGUMENT, f"dataset and data_dir name calibration data, but {why}: leave them out"
-        )
-    if len(models) == 1:
-        composition, created = composer.compose(body.modules)
-    elif body.calibration == "none":
-        composition, created = composer.concat(body.modules)
-    else:
-        first = next(iter(models.values()))
-        data = composer.data_key(first, body.dataset, body.data_dir)
-        target = composition_id(body.modules, CALIBRATED, data)
-        found = composer.existing(target)
-        if found is None:
-            # submit_job refuses data the job could not calibrate on (other input, missing classes)
-            # now, rather than queueing a job that would fail. A repeated request gets the job
-            # already making this composition, not a second one.
-            params = {"module_ids": body.modules, "dataset": body.dataset, "data_dir": body.data_dir}
-            job = submit_job(store, executor, settings, "calibrate", params, dedupe_key=f"calibrate:{target}")
-            headers = {"Location": f"/v1/jobs/{job.id}"}
-            return JSONResponse(JobPublic.of(job).model_dump(mode="json"), status_code=202, headers=headers)
-        composition, created = found, False
-    payload = CompositionPublic.of(composition).model_dump(mode="json")
-    return JSONResponse(payload, status_code=201 if created else 200)
+    outcome = compositions.request(body.modules, body.calibration, body.dataset, body.data_dir)
+    if isinstance(outcome, Pending):
+        headers = {"Location": f"/v1/jobs/{outcome.job.id}"}
+        return JSONResponse(JobPublic.of(outcome.job).model_dump(mode="json"), status_code=202, headers=headers)
+    payload = CompositionPublic.of(outcome.composition).model_dump(mode="json")
+    return JSONResponse(payload, status_code=201 if outcome.created else 200)
 
 
 @router.get("/v1/compositions", response_model=PagePublic[CompositionPublic])
@@ -96,11 +68,11 @@ def list_compositions(
 
 @router.get("/v1/compositions/preview", response_model=CompositionPreviewPublic)
 def preview(
-    modules: Annotated[list[str], Query(min_length=1, description="module ids")], composer: ComposerDep
+    modules: Annotated[list[str], Query(min_length=1, description="module ids")], compositions: CompositionsDep
 ) -> CompositionPreview:
     """What composing these modules would give, before building it: classes, parameters, MACs, size
     ratio, and the composition itself when it exists. Nothing is stored."""
-    return preview_composition(composer, modules)
+    return preview_composition(compositions.planner, compositions.builder, modules)
 
 
 @router.get("/v1/compositions/{composition_id}", response_model=CompositionPublic)

@@ -11,7 +11,7 @@ from service.api.deps import (
     ArtifactsDep,
     Authorized,
     Cascade,
-    ComposerDep,
+    CompositionsDep,
     DeleterDep,
     ExecutorDep,
     Offset,
@@ -20,12 +20,9 @@ from service.api.deps import (
 )
 from service.api.downloads import artifact_response
 from service.api.schemas import JobPublic, ModelPublic, ModuleOverlapPublic, ModulePublic, PagePublic, page_of
+from service.app.uploads import Upload, ingest_upload
 from service.errors import ErrorCode, HubError
-from service.jobs.datasets import open_dataset
-from service.jobs.ingest import load_uploaded
 from service.jobs.inspection import ModuleOverlap, module_overlap
-from service.jobs.params import IngestParams, parse_params
-from service.jobs.submit import submit_job
 from service.moda.decompose import DEFAULT_TAU
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
@@ -77,10 +74,10 @@ def list_model_modules(
 
 @router.get("/{model_id}/overlap", response_model=ModuleOverlapPublic)
 def module_overlap_matrix(
-    model_id: str, store: StoreDep, composer: ComposerDep, tau: float | None = None
+    model_id: str, store: StoreDep, compositions: CompositionsDep, tau: float | None = None
 ) -> ModuleOverlap:
     """How much every pair of the model's modules at `tau` (default: its first τ) shares: the overlap matrix."""
-    return module_overlap(composer, store.get_model(model_id), tau)
+    return module_overlap(store, compositions.builder, store.get_model(model_id), tau)
 
 
 def _labels(raw: str | None) -> list[str] | None:
@@ -120,16 +117,14 @@ def upload_model(
 ) -> JobPublic:
     """Ingest a trained model: the weights are checked against the architecture now (a 4xx if they do
     not fit), stored, and an `ingest` job registers and modularizes the model."""
-    weights = file.file.read(settings.max_upload_bytes + 1)
-    if len(weights) > settings.max_upload_bytes:
-        raise HubError(ErrorCode.PAYLOAD_TOO_LARGE, f"the upload exceeds MODA_MAX_UPLOAD_MB={settings.max_upload_mb:g}")
-    if not weights:
-        raise HubError(ErrorCode.INVALID_WEIGHTS, "the uploaded file is empty")
-    params = {"dataset": dataset, "data_dir": data_dir, "arch": arch, "labels": _labels(labels), "tau": tau,
-              "name": name, "filename": file.filename or "", "weights_sha256": "0" * 64}  # fmt: skip
-    checked = parse_params("ingest", params)
-    assert isinstance(checked, IngestParams)
-    data = open_dataset(settings.resolved_datasets_dir, checked.dataset, checked.data_dir)
-    load_uploaded(data, checked.arch, checked.labels or data.labels, weights)  # INVALID_WEIGHTS if unfit
-    params["weights_sha256"] = artifacts.put_bytes(weights)
-    return JobPublic.of(submit_job(store, executor, settings, "ingest", params))
+    upload = Upload(
+        weights=file.file.read(settings.max_upload_bytes + 1),  # one byte more tells a file too large
+        filename=file.filename or "",
+        arch=arch,
+        dataset=dataset,
+        labels=_labels(labels),
+        data_dir=data_dir,
+        name=name,
+        tau=tau,
+    )
+    return JobPublic.of(ingest_upload(upload, store, artifacts, executor, settings))
