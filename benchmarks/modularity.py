@@ -53,7 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def class_sets(num_classes: int, subsets: int, seed: int) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
     """All class pairs (45 random ones when there are more) and `subsets` random sets of each size 3..9."""
     rng = random.Random(seed)
-    pairs = list(itertools.combinations(range(num_classes), 2))
+    pairs: list[tuple[int, ...]] = list(itertools.combinations(range(num_classes), 2))
     if len(pairs) > 45:
         pairs = sorted(rng.sample(pairs, 45))
     larger = [

@@ -211,7 +211,7 @@ def v2_binary_request(path: str, batch: np.ndarray) -> bytes:
 def after_idle(run: Callable[[], object], seconds: float, pause_s: float = 0.001) -> list[float]:
     """Wall seconds of `run` called after a pause each time, as a server between one client's requests
     sees it: caches and the core cool down in between."""
-    times = []
+    times: list[float] = []
     deadline = time.perf_counter() + seconds
     while len(times) < 20 or time.perf_counter() < deadline:
         time.sleep(pause_s)
@@ -337,13 +337,13 @@ def measure_model(
                     "ort_b16_over_b1": mine["b16_img_s"] / mine["b1_img_s"],
                 }
             )  # fmt: skip
-        summary = median_of(per_round)
+        medians = median_of(per_round)
         mac_bound = model["metrics"]["macs"] / target.macs
-        summary |= {
+        summary: dict[str, object] = medians | {
             "mac_ratio": target.macs / model["metrics"]["macs"],
             "served_mac_ratio": target.served_macs / model["metrics"]["macs"],
             "mac_bound_speedup": mac_bound,
-            "speedup_of_mac_bound": summary["speedup_b64"] / mac_bound,
+            "speedup_of_mac_bound": medians["speedup_b64"] / mac_bound,
             "max_abs_prob_diff": exactness(client, target, x[:64]),
             "rounds": per_round,
         }

@@ -7,7 +7,7 @@ role="${1:-api}"
 [ "$#" -gt 0 ] && shift
 
 case "$role" in
-    api) exec moda serve --host 0.0.0.0 --port 8000 "$@" ;;
+    api) exec moda serve "$@" ;;  # on MODA_HOST:MODA_PORT (the image: 0.0.0.0:8000)
     worker) exec moda worker "$@" ;;
     migrate) exec moda migrate "$@" ;;
     *) exec "$role" "$@" ;;

@@ -9,44 +9,59 @@ its files are (content-addressed artifacts). Never imports torch, FastAPI or the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from modules_store.artifact_urls import open_artifact_store
-from modules_store.artifacts import ArtifactStore
-from modules_store.engine import redacted_url
+from modules_store.artifacts import ArtifactStore, StoredArtifact
 from modules_store.entities import (
     TERMINAL_STATUSES,
     Composition,
+    CompositionClass,
     Dataset,
+    Deleted,
     Job,
     JobStatus,
     Model,
     Module,
+    NewComposition,
+    NewModel,
     NewModule,
     Page,
+    Strategy,
 )
 from modules_store.errors import (
     AlreadyExists,
+    CodedError,
     Conflict,
     CorruptArtifact,
+    ErrorCode,
     InvalidArgument,
     NotFound,
     StorageFull,
     StoreError,
-    StoreErrorCode,
     Unavailable,
 )
 from modules_store.ids import composition_id, new_id
 from modules_store.local_artifacts import LocalArtifactStore
-from modules_store.sql_store import SqlStore
 from modules_store.store import MAX_OFFSET, MAX_PAGE_LIMIT, RegistryStore, all_items
 
-# URL scheme (before any "+driver") -> backend. SqlStore pins the driver itself.
-_STORE_BACKENDS: dict[str, Callable[..., RegistryStore]] = {
-    "sqlite": SqlStore,
-    "postgresql": SqlStore,
-    "postgres": SqlStore,
-}
+if TYPE_CHECKING:
+    from modules_store.engine import redacted_url
+    from modules_store.sql_store import SqlStore
+
+# What imports SQLAlchemy is imported when first used, so that code needing only the entities and
+# the error codes (the serving path, through service.errors) does without it.
+_LAZY = {"SqlStore": "modules_store.sql_store", "redacted_url": "modules_store.engine"}
+
+# URL schemes (before any "+driver") of the SQL backend; SqlStore pins the driver itself.
+_SQL_SCHEMES = ("sqlite", "postgresql", "postgres")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def open_store(database_url: str, *, create: bool = True) -> RegistryStore:
@@ -57,11 +72,12 @@ def open_store(database_url: str, *, create: bool = True) -> RegistryStore:
     (postgresql:// and postgres:// mean the same). Anything else -> INVALID_ARGUMENT.
     """
     scheme = database_url.split("://", 1)[0].split("+", 1)[0].lower() if "://" in database_url else ""
-    backend = _STORE_BACKENDS.get(scheme)
-    if backend is None:
-        supported = ", ".join(f"{name}://" for name in _STORE_BACKENDS)
+    if scheme not in _SQL_SCHEMES:
+        supported = ", ".join(f"{name}://" for name in _SQL_SCHEMES)
         raise InvalidArgument(f"unsupported database URL scheme {scheme!r}; supported: {supported}")
-    return backend(database_url, create=create)
+    from modules_store.sql_store import SqlStore
+
+    return SqlStore(database_url, create=create)
 
 
 __all__ = [
@@ -70,16 +86,22 @@ __all__ = [
     "TERMINAL_STATUSES",
     "AlreadyExists",
     "ArtifactStore",
+    "CodedError",
     "Composition",
+    "CompositionClass",
     "Conflict",
     "CorruptArtifact",
     "Dataset",
+    "Deleted",
+    "ErrorCode",
     "InvalidArgument",
     "Job",
     "JobStatus",
     "LocalArtifactStore",
     "Model",
     "Module",
+    "NewComposition",
+    "NewModel",
     "NewModule",
     "NotFound",
     "Page",
@@ -87,7 +109,8 @@ __all__ = [
     "SqlStore",
     "StorageFull",
     "StoreError",
-    "StoreErrorCode",
+    "StoredArtifact",
+    "Strategy",
     "Unavailable",
     "all_items",
     "composition_id",

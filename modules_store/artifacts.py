@@ -11,7 +11,8 @@ import hashlib
 import os
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from modules_store.errors import InvalidArgument
@@ -20,9 +21,21 @@ CHUNK_SIZE = 1 << 20
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
+@dataclass(frozen=True)
+class StoredArtifact:
+    sha256: str
+    size: int  # bytes
+    modified: float  # when it was written, seconds since the epoch
+
+
+def is_sha256(value: object) -> bool:
+    """Whether `value` is 64 lowercase hex characters."""
+    return isinstance(value, str) and _SHA256.fullmatch(value) is not None
+
+
 def check_sha256(sha256: str) -> str:
     """`sha256` if it is 64 lowercase hex characters; INVALID_ARGUMENT otherwise."""
-    if not isinstance(sha256, str) or _SHA256.fullmatch(sha256) is None:
+    if not is_sha256(sha256):
         raise InvalidArgument(f"not a sha256 (64 lowercase hex characters): {sha256!r}")
     return sha256
 
@@ -64,6 +77,15 @@ class ArtifactStore(ABC):
     def local_path(self, sha256: str) -> Path:
         """A local file holding the artifact, verified (CORRUPT_ARTIFACT if not), for consumers that
         want a path (ONNX Runtime). Read it, never write it. Backends may cache the verification."""
+
+    @abstractmethod
+    def delete(self, sha256: str) -> bool:
+        """Remove the artifact; False when it was not stored. Only for artifacts the registry no
+        longer names (RegistryStore deletions report them): content is shared by address."""
+
+    @abstractmethod
+    def stored(self) -> Iterator[StoredArtifact]:
+        """Every artifact stored, in no particular order (for garbage collection)."""
 
     @abstractmethod
     def holds_any(self) -> bool:

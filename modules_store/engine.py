@@ -149,5 +149,6 @@ def _discard_connections_after_fork(engine: Engine) -> None:
     @event.listens_for(engine, "checkout")
     def _check_pid(_dbapi_connection: Any, record: ConnectionPoolEntry, proxy: PoolProxiedConnection) -> None:
         if record.info.get("pid") != os.getpid():
-            record.dbapi_connection = proxy.dbapi_connection = None
+            # SQLAlchemy's documented fork recipe, which its own type hints do not allow.
+            record.dbapi_connection = proxy.dbapi_connection = None  # type: ignore[misc]  # see above
             raise exc.DisconnectionError("connection was opened by another process; reconnecting")

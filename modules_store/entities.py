@@ -8,6 +8,7 @@ treat them as read-only).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -58,6 +59,26 @@ class Model:
 
 
 @dataclass(frozen=True, kw_only=True)
+class NewModel:
+    """A model to be registered: a Model without the fields the store assigns (id, created_at, and
+    version unless given)."""
+
+    name: str
+    arch: str
+    arch_config: Mapping[str, Any]
+    input_spec: Mapping[str, Any]
+    labels: Sequence[str]
+    alpha: float
+    beta: float
+    gamma: float
+    weights_sha256: str
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+    dataset_id: str | None = None
+    job_id: str | None = None
+    version: int | None = None  # None: the next version of `name`
+
+
+@dataclass(frozen=True, kw_only=True)
 class NewModule:
     """A module to be created: a Module without the fields the store assigns (id, created_at)."""
 
@@ -90,12 +111,51 @@ class Module:
     created_at: datetime
 
 
+class Strategy(StrEnum):
+    """How a composition's modules become one network; part of the composition's id."""
+
+    PRUNE = "prune"  # modules of one model: the model pruned to their neurons, one dense network
+    CONCAT = "concat"  # modules of several models side by side, raw logits (no calibration)
+    CALIBRATED = "calibrated"  # modules of several models and a calibration layer fitted on data
+    REPLACE = "replace"  # a weak model's classes, one served by a stronger model's module, calibrated
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompositionClass:
+    """Output `index` of a composition: class `class_index` (`label`) of model `model_id`, computed
+    by module `module_id`."""
+
+    index: int
+    label: str
+    module_id: str
+    model_id: str
+    class_index: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewComposition:
+    """A composition to be created: a Composition without the fields the store assigns (created_at)."""
+
+    id: str  # modules_store.ids.composition_id(module_ids, strategy, data)
+    strategy: Strategy
+    module_ids: Sequence[str]  # in output order
+    classes: Sequence[CompositionClass]
+    input_spec: Mapping[str, Any]
+    onnx_sha256: str
+    params: int
+    size_ratio: float
+    macs: int
+    accuracy: float | None = None  # None until measured
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+    job_id: str | None = None
+
+
 @dataclass(frozen=True, kw_only=True)
 class Composition:
-    id: str  # modules_store.ids.composition_id(module_ids, strategy), chosen by the caller
-    strategy: str  # "prune", "calibrated", "replace"
+    id: str  # modules_store.ids.composition_id(module_ids, strategy, data), chosen by the caller
+    strategy: Strategy
     module_ids: list[str]  # in output order
-    classes: list[dict[str, Any]]  # output order: {"index", "label", "module_id", "model_id", "class_index"}
+    classes: list[CompositionClass]  # in output order
     input_spec: dict[str, Any]
     onnx_sha256: str
     params: int
@@ -105,6 +165,22 @@ class Composition:
     metrics: dict[str, Any]
     job_id: str | None
     created_at: datetime
+
+
+# Model metrics that name artifacts (besides weights_sha256): the full model's ONNX, the upload.
+MODEL_ARTIFACT_METRICS = ("onnx_sha256", "uploaded_sha256")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Deleted:
+    """What one deletion removed, and the artifacts it left unreferenced."""
+
+    models: list[str]
+    modules: list[str]  # the deleted model's too
+    compositions: list[str]  # the cascade's too
+    # sha256s that the deleted rows named and no row (nor a queued or running job) names any more:
+    # the caller reclaims them from the artifact store.
+    artifacts: list[str]
 
 
 class JobStatus(StrEnum):

@@ -6,11 +6,18 @@ import hashlib
 import os
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from pathlib import Path
 
-from modules_store.artifacts import ArtifactStore, check_sha256, read_chunks, sha256_of_chunks
+from modules_store.artifacts import (
+    ArtifactStore,
+    StoredArtifact,
+    check_sha256,
+    is_sha256,
+    read_chunks,
+    sha256_of_chunks,
+)
 from modules_store.errors import DISK_FULL_ERRNOS, CorruptArtifact, NotFound, StorageFull
 
 _TEMP_PREFIX = ".incoming-"
@@ -44,6 +51,15 @@ class LocalArtifactStore(ArtifactStore):
     def holds_any(self) -> bool:
         return any(path.is_file() for path in self.root.glob("??/*"))
 
+    def stored(self) -> Iterator[StoredArtifact]:
+        for path in self.root.glob("??/*"):
+            sha256 = path.parent.name + path.name
+            if not is_sha256(sha256):
+                continue  # not an artifact's name: nothing of ours
+            with suppress(FileNotFoundError):  # deleted since it was listed
+                stat = path.stat()
+                yield StoredArtifact(sha256, stat.st_size, stat.st_mtime)
+
     def path_for(self, sha256: str) -> Path:
         """Where the artifact lives (whether or not it exists)."""
         check_sha256(sha256)
@@ -51,7 +67,9 @@ class LocalArtifactStore(ArtifactStore):
 
     def put_bytes(self, data: bytes) -> str:
         sha256 = hashlib.sha256(data).hexdigest()
-        if not self._stored_intact(sha256):
+        if self._stored_intact(sha256):
+            self._rewritten(sha256)
+        else:
             self._ingest([data])
         return sha256
 
@@ -85,6 +103,17 @@ class LocalArtifactStore(ArtifactStore):
             self._verified[sha256] = key
         return path
 
+    def delete(self, sha256: str) -> bool:
+        path = self.path_for(sha256)
+        with self._lock:
+            self._verified.pop(sha256, None)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        _fsync_directory(path.parent)
+        return True
+
     def exists(self, sha256: str) -> bool:
         return self.path_for(sha256).is_file()
 
@@ -93,6 +122,12 @@ class LocalArtifactStore(ArtifactStore):
             raise FileNotFoundError(f"artifact root {self.root} is not a directory")
         if not os.access(self.root, os.W_OK | os.X_OK):
             raise PermissionError(f"artifact root {self.root} is not writable")
+
+    def _rewritten(self, sha256: str) -> None:
+        """Content written again that was already stored: dated now, as a new file would be, so that
+        garbage collection (which spares recent files) cannot take it before its writer names it."""
+        with suppress(FileNotFoundError):
+            os.utime(self.path_for(sha256))
 
     def _stored_intact(self, sha256: str) -> bool:
         try:
@@ -117,6 +152,7 @@ class LocalArtifactStore(ArtifactStore):
             sha256 = digest.hexdigest()
             if self._stored_intact(sha256):
                 temp.unlink()
+                self._rewritten(sha256)
                 return sha256
             target = self.path_for(sha256)
             if not target.parent.is_dir():

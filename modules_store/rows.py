@@ -22,11 +22,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from modules_store.column_types import UtcDateTime
-from modules_store.entities import Composition, Dataset, Job, JobStatus, Model, Module
+from modules_store.entities import Composition, CompositionClass, Dataset, Job, JobStatus, Model, Module, Strategy
 
 # Deterministic constraint names, so migrations can refer to (and later drop) them on every backend.
 NAMING_CONVENTION = {
@@ -187,9 +188,9 @@ class CompositionRow(Base):
     def to_entity(self) -> Composition:
         return Composition(
             id=self.id,
-            strategy=self.strategy,
+            strategy=Strategy(self.strategy),
             module_ids=[link.module_id for link in self.links],
-            classes=self.classes,
+            classes=[CompositionClass(**entry) for entry in self.classes],
             input_spec=self.input_spec,
             onnx_sha256=self.onnx_sha256,
             params=self.params,
@@ -202,7 +203,24 @@ class CompositionRow(Base):
         )
 
 
+class CompositionDeletionRow(Base):
+    """The deletion log: each deleted composition, in order, for processes that cache compositions.
+
+    Kept (rows are small and deletions rare): a process polls it by position, so pruning it would
+    need every process's position first.
+    """
+
+    __tablename__ = "composition_deletions"
+
+    # Integer, not BigInteger: only INTEGER PRIMARY KEY counts up by itself on SQLite.
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    composition_id: Mapped[str] = mapped_column(ID)
+    deleted_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 _STATUS_VALUES = ", ".join(f"'{status.value}'" for status in JobStatus)
+# A job that will still do its work: queued or running, and not asked to cancel.
+IN_FLIGHT = "dedupe_key IS NOT NULL AND status IN ('queued', 'running') AND NOT cancel_requested"
 
 
 class JobRow(Base):
@@ -211,6 +229,15 @@ class JobRow(Base):
         CheckConstraint(f"status IN ({_STATUS_VALUES})", name="status"),
         # Serves the claim query (status = 'queued' ORDER BY created_at) and status filters.
         Index(None, "status", "created_at"),
+        # At most one job in flight per dedupe key, enforced by the database so that requests at
+        # the same instant cannot both create one (see SqlJobs.find_or_create_job).
+        Index(
+            "uq_jobs_dedupe_key_in_flight",
+            "dedupe_key",
+            unique=True,
+            sqlite_where=text(IN_FLIGHT),
+            postgresql_where=text(IN_FLIGHT),
+        ),
     )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
@@ -223,6 +250,7 @@ class JobRow(Base):
     attempts: Mapped[int] = mapped_column(Integer)
     max_attempts: Mapped[int] = mapped_column(Integer)
     cancel_requested: Mapped[bool] = mapped_column(Boolean)
+    dedupe_key: Mapped[str | None] = mapped_column(String(128))
     worker_id: Mapped[str | None] = mapped_column(String(255))
     heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())

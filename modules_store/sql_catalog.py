@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from modules_store.clock import utc_now
-from modules_store.entities import Composition, Dataset, Model, Module, NewModule, Page
+from modules_store.entities import (
+    Composition,
+    Dataset,
+    Model,
+    Module,
+    NewComposition,
+    NewModel,
+    NewModule,
+    Page,
+    Strategy,
+)
 from modules_store.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 from modules_store.ids import new_id
 from modules_store.rows import CompositionModuleRow, CompositionRow, DatasetRow, JobRow, ModelRow, ModuleRow
@@ -19,6 +29,9 @@ from modules_store.sql_session import SqlSessions, fetch_page, serialise_on
 from modules_store.validation import as_json, require_text, string_list
 
 _MAX_ID_LENGTH = 64
+
+
+RowT = TypeVar("RowT")
 
 
 class SqlCatalog:
@@ -83,39 +96,23 @@ class SqlCatalog:
 
     # -- models -------------------------------------------------------------------------------
 
-    def create_model(
-        self,
-        *,
-        name: str,
-        arch: str,
-        arch_config: Mapping[str, Any],
-        input_spec: Mapping[str, Any],
-        labels: Sequence[str],
-        alpha: float,
-        beta: float,
-        gamma: float,
-        weights_sha256: str,
-        metrics: Mapping[str, Any] | None = None,
-        dataset_id: str | None = None,
-        job_id: str | None = None,
-        version: int | None = None,
-        modules: Sequence[NewModule] = (),
-    ) -> Model:
+    def create_model(self, model: NewModel, modules: Sequence[NewModule] = ()) -> Model:
+        name, version, dataset_id, job_id = model.name, model.version, model.dataset_id, model.job_id
         require_text(name, "model name")
-        require_text(arch, "arch")
+        require_text(model.arch, "arch")
         if version is not None and version < 1:
             raise InvalidArgument(f"model version must be >= 1, got {version}")
         fields: dict[str, Any] = {
             "name": name,
-            "arch": arch,
-            "arch_config": as_json(dict(arch_config), "arch_config"),
-            "input_spec": as_json(dict(input_spec), "input_spec"),
-            "labels": string_list(labels, "labels"),
-            "alpha": float(alpha),
-            "beta": float(beta),
-            "gamma": float(gamma),
-            "metrics": as_json(dict(metrics or {}), "metrics"),
-            "weights_sha256": weights_sha256,
+            "arch": model.arch,
+            "arch_config": as_json(dict(model.arch_config), "arch_config"),
+            "input_spec": as_json(dict(model.input_spec), "input_spec"),
+            "labels": string_list(model.labels, "labels"),
+            "alpha": float(model.alpha),
+            "beta": float(model.beta),
+            "gamma": float(model.gamma),
+            "metrics": as_json(dict(model.metrics), "metrics"),
+            "weights_sha256": model.weights_sha256,
             "dataset_id": dataset_id,
             "job_id": job_id,
         }
@@ -221,39 +218,30 @@ class SqlCatalog:
 
     # -- compositions -------------------------------------------------------------------------
 
-    def create_composition(
-        self,
-        *,
-        composition_id: str,
-        strategy: str,
-        module_ids: Sequence[str],
-        classes: Sequence[Mapping[str, Any]],
-        input_spec: Mapping[str, Any],
-        onnx_sha256: str,
-        params: int,
-        size_ratio: float,
-        macs: int,
-        accuracy: float | None = None,
-        metrics: Mapping[str, Any] | None = None,
-        job_id: str | None = None,
-    ) -> tuple[Composition, bool]:
+    def create_composition(self, composition: NewComposition) -> tuple[Composition, bool]:
+        composition_id, job_id, accuracy = composition.id, composition.job_id, composition.accuracy
         require_text(composition_id, "composition id")
         if len(composition_id) > _MAX_ID_LENGTH:
             raise InvalidArgument(f"composition id longer than {_MAX_ID_LENGTH} characters")
-        require_text(strategy, "strategy")
-        ids = string_list(module_ids, "module_ids")
+        try:
+            strategy = Strategy(composition.strategy)
+        except ValueError:
+            raise InvalidArgument(
+                f"unknown strategy {composition.strategy!r}; known: {', '.join(Strategy)}"
+            ) from None
+        ids = string_list(composition.module_ids, "module_ids")
         if not ids:
             raise InvalidArgument("a composition needs at least one module")
         fields: dict[str, Any] = {
-            "strategy": strategy,
-            "classes": as_json([dict(entry) for entry in classes], "classes"),
-            "input_spec": as_json(dict(input_spec), "input_spec"),
-            "onnx_sha256": onnx_sha256,
-            "params": int(params),
-            "size_ratio": float(size_ratio),
-            "macs": int(macs),
+            "strategy": strategy.value,
+            "classes": as_json([asdict(entry) for entry in composition.classes], "classes"),
+            "input_spec": as_json(dict(composition.input_spec), "input_spec"),
+            "onnx_sha256": composition.onnx_sha256,
+            "params": int(composition.params),
+            "size_ratio": float(composition.size_ratio),
+            "macs": int(composition.macs),
             "accuracy": None if accuracy is None else float(accuracy),
-            "metrics": as_json(dict(metrics or {}), "metrics"),
+            "metrics": as_json(dict(composition.metrics), "metrics"),
             "job_id": job_id,
         }
         try:
@@ -305,7 +293,7 @@ class SqlCatalog:
             return row.to_entity()
 
 
-def _get(session: Session, row_type: type[Any], row_id: str, what: str, *, for_update: bool = False) -> Any:
+def _get(session: Session, row_type: type[RowT], row_id: str, what: str, *, for_update: bool = False) -> RowT:
     row = session.get(row_type, row_id, with_for_update=for_update or None)
     if row is None:
         raise NotFound(f"{what} {row_id!r} not found")

@@ -13,14 +13,14 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Select, or_, select, update
+from sqlalchemy import CursorResult, Select, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from modules_store.clock import utc_now
 from modules_store.entities import Job, JobStatus, Page
-from modules_store.errors import Conflict, InvalidArgument, NotFound
+from modules_store.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 from modules_store.ids import new_id
-from modules_store.rows import JobRow
+from modules_store.rows import IN_FLIGHT, JobRow
 from modules_store.sql_session import SqlSessions, fetch_page
 from modules_store.store import DEFAULT_MAX_ATTEMPTS
 from modules_store.validation import as_json, require_text
@@ -33,6 +33,36 @@ class SqlJobs:
 
     def create_job(
         self, kind: str, params: Mapping[str, Any] | None = None, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    ) -> Job:
+        with self._db.begin(write=True) as session:
+            return self._insert(session, kind, params, max_attempts, dedupe_key=None)
+
+    def find_or_create_job(
+        self,
+        kind: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        dedupe_key: str,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    ) -> tuple[Job, bool]:
+        require_text(dedupe_key, "dedupe key")
+        for _ in range(_CLAIM_TRIES):
+            with self._db.begin(write=False) as session:
+                found = session.scalars(
+                    select(JobRow).where(JobRow.dedupe_key == dedupe_key, text(IN_FLIGHT)).limit(1)
+                ).first()
+                if found is not None:
+                    return found.to_entity(), False
+            try:
+                with self._db.begin(write=True) as session:
+                    return self._insert(session, kind, params, max_attempts, dedupe_key=dedupe_key), True
+            except AlreadyExists:
+                continue  # another caller created it between our look and our insert: find theirs
+        raise Conflict(f"could not create or find the job keyed {dedupe_key!r}: it kept changing; try again")
+
+    @staticmethod
+    def _insert(
+        session: Session, kind: str, params: Mapping[str, Any] | None, max_attempts: int, dedupe_key: str | None
     ) -> Job:
         require_text(kind, "job kind")
         if max_attempts < 1:
@@ -48,16 +78,16 @@ class SqlJobs:
             attempts=0,
             max_attempts=max_attempts,
             cancel_requested=False,
+            dedupe_key=dedupe_key,
             worker_id=None,
             heartbeat_at=None,
             created_at=utc_now(),
             started_at=None,
             finished_at=None,
         )
-        with self._db.begin(write=True) as session:
-            session.add(row)
-            session.flush()
-            return row.to_entity()
+        session.add(row)
+        session.flush()
+        return row.to_entity()
 
     def get_job(self, job_id: str) -> Job:
         with self._db.begin(write=False) as session:
@@ -190,7 +220,7 @@ class SqlJobs:
         return self._recover(query, utc_now(), reason)
 
     def _recover(
-        self, query: Select[tuple[JobRow]], now: datetime, reason: Callable[[JobRow], str]
+        self, query: Select[JobRow], now: datetime, reason: Callable[[JobRow], str]
     ) -> list[Job]:
         # SKIP LOCKED: a row locked right now is being heartbeated or finished, i.e. alive.
         query = query.order_by(JobRow.created_at, JobRow.id).with_for_update(skip_locked=True)
@@ -217,7 +247,7 @@ def _apply_recovery(row: JobRow, now: datetime, reason: str) -> None:
         row.error = f"{reason}; gave up after {row.attempts} of {row.max_attempts} attempts"
 
 
-def _running() -> Select[tuple[JobRow]]:
+def _running() -> Select[JobRow]:
     return select(JobRow).where(JobRow.status == JobStatus.RUNNING.value)
 
 

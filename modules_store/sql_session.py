@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 from sqlalchemy import Engine, Select, func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -14,13 +14,6 @@ from modules_store.engine import immediate
 from modules_store.entities import Page
 from modules_store.errors import DISK_FULL_ERRNOS, AlreadyExists, InvalidArgument, NotFound, StorageFull, StoreError
 from modules_store.store import MAX_OFFSET, MAX_PAGE_LIMIT
-
-EntityT = TypeVar("EntityT", covariant=True)
-
-
-class EntityRow(Protocol[EntityT]):
-    def to_entity(self) -> EntityT: ...
-
 
 _PG_FOREIGN_KEY_VIOLATION = "23503"
 _PG_LOCK_SPACE = 0x6D6F_6461  # "moda": the first half of the registry's two-part advisory lock keys
@@ -105,9 +98,12 @@ def check_page(offset: int, limit: int) -> None:
         raise InvalidArgument(f"limit must be between 1 and {MAX_PAGE_LIMIT}, got {limit}")
 
 
-def fetch_page(session: Session, query: Select[tuple[EntityRow[EntityT]]], *, offset: int, limit: int) -> Page[EntityT]:
+def fetch_page(session: Session, query: Select[Any], *, offset: int, limit: int) -> Page[Any]:
     """The listing page of the ordered `query` from `offset` (at most `limit` rows, as entities),
-    with how many rows the query has in all."""
+    with how many rows the query has in all.
+
+    Typed Any because Select is invariant in its row type (a Select[ModelRow] is no
+    Select[EntityRow[Model]]): the entity type is the one its caller declares it returns."""
     check_page(offset, limit)
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     rows = session.scalars(query.offset(offset).limit(limit))

@@ -12,12 +12,13 @@ from modules_store.engine import create_registry_engine, sqlite_file
 from modules_store.errors import Unavailable
 from modules_store.migrate import upgrade_schema
 from modules_store.sql_catalog import SqlCatalog
+from modules_store.sql_deletion import SqlDeletion
 from modules_store.sql_jobs import SqlJobs
 from modules_store.sql_session import SqlSessions
 from modules_store.store import RegistryStore
 
 
-class SqlStore(SqlCatalog, SqlJobs, RegistryStore):
+class SqlStore(SqlCatalog, SqlDeletion, SqlJobs, RegistryStore):
     """The registry in a SQL database: `sqlite:///PATH` or `postgresql+psycopg://...`.
 
     Opening it upgrades the schema to the latest migration (see modules_store.migrate), which is

@@ -21,10 +21,13 @@ from typing import Any, TypeVar
 from modules_store.entities import (
     Composition,
     Dataset,
+    Deleted,
     Job,
     JobStatus,
     Model,
     Module,
+    NewComposition,
+    NewModel,
     NewModule,
     Page,
 )
@@ -93,27 +96,10 @@ class RegistryStore(ABC):
     # -- models -------------------------------------------------------------------------------
 
     @abstractmethod
-    def create_model(
-        self,
-        *,
-        name: str,
-        arch: str,
-        arch_config: Mapping[str, Any],
-        input_spec: Mapping[str, Any],
-        labels: Sequence[str],
-        alpha: float,
-        beta: float,
-        gamma: float,
-        weights_sha256: str,
-        metrics: Mapping[str, Any] | None = None,
-        dataset_id: str | None = None,
-        job_id: str | None = None,
-        version: int | None = None,
-        modules: Sequence[NewModule] = (),
-    ) -> Model:
+    def create_model(self, model: NewModel, modules: Sequence[NewModule] = ()) -> Model:
         """Register a trained model, and its `modules` with it: all in one transaction.
 
-        `version` None takes the next version of `name` (1 for a new name; concurrent creators get
+        `model.version` None takes the next version of `name` (1 for a new name; concurrent creators get
         distinct versions). An explicit `version` that is taken -> ALREADY_EXISTS; < 1 ->
         INVALID_ARGUMENT. A `dataset_id` or `job_id` that does not exist -> NOT_FOUND.
 
@@ -180,29 +166,14 @@ class RegistryStore(ABC):
     # -- compositions -------------------------------------------------------------------------
 
     @abstractmethod
-    def create_composition(
-        self,
-        *,
-        composition_id: str,
-        strategy: str,
-        module_ids: Sequence[str],
-        classes: Sequence[Mapping[str, Any]],
-        input_spec: Mapping[str, Any],
-        onnx_sha256: str,
-        params: int,
-        size_ratio: float,
-        macs: int,
-        accuracy: float | None = None,
-        metrics: Mapping[str, Any] | None = None,
-        job_id: str | None = None,
-    ) -> tuple[Composition, bool]:
+    def create_composition(self, composition: NewComposition) -> tuple[Composition, bool]:
         """Create a composition idempotently: returns (composition, created).
 
-        `composition_id` should be `modules_store.ids.composition_id(module_ids, strategy)`. If a
+        `composition.id` should be `modules_store.ids.composition_id(module_ids, strategy, data)`. If a
         composition with that id exists, it is returned unchanged with created=False, also when
         another caller creates it at the same moment (no ALREADY_EXISTS ever escapes). Module ids
         that do not exist -> NOT_FOUND naming them. The modules cannot be deleted while a
-        composition uses them.
+        composition uses them (delete_module, delete_model).
         """
 
     @abstractmethod
@@ -219,6 +190,39 @@ class RegistryStore(ABC):
     ) -> Composition:
         """Merge `metrics` into the composition's metrics and set `accuracy` when given; NOT_FOUND."""
 
+    # -- deletions ----------------------------------------------------------------------------
+    #
+    # A deletion removes rows only; it returns (Deleted.artifacts) the artifacts nothing names any
+    # more, for the caller to reclaim. Every deleted composition is written to a deletion log, so
+    # processes that cache compositions learn of it (`compositions_deleted_since`).
+
+    @abstractmethod
+    def delete_composition(self, composition_id: str) -> Deleted:
+        """Delete the composition; NOT_FOUND if none."""
+
+    @abstractmethod
+    def delete_module(self, module_id: str, *, cascade: bool = False) -> Deleted:
+        """Delete the module; NOT_FOUND if none. While compositions use it: CONFLICT naming them,
+        or with `cascade` those compositions are deleted with it."""
+
+    @abstractmethod
+    def delete_model(self, model_id: str, *, cascade: bool = False) -> Deleted:
+        """Delete the model and its modules; NOT_FOUND if none. While compositions use its modules:
+        CONFLICT naming them, or with `cascade` those compositions are deleted with it."""
+
+    @abstractmethod
+    def named_artifacts(self, candidates: Collection[str]) -> set[str]:
+        """Those of the sha256s `candidates` that a row of the registry, or a queued or running job,
+        names: the artifacts that must stay."""
+
+    @abstractmethod
+    def deletion_mark(self) -> int:
+        """The position of the latest entry of the composition deletion log (0 when empty)."""
+
+    @abstractmethod
+    def compositions_deleted_since(self, mark: int) -> tuple[int, list[str]]:
+        """(the log's latest position, ids of the compositions deleted after position `mark`)."""
+
     # -- jobs ---------------------------------------------------------------------------------
     #
     # queued --claim--> running --finish--> succeeded | failed | cancelled
@@ -232,6 +236,21 @@ class RegistryStore(ABC):
         self, kind: str, params: Mapping[str, Any] | None = None, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS
     ) -> Job:
         """A new queued job; `max_attempts` >= 1 (else INVALID_ARGUMENT) bounds how often it is claimed."""
+
+    @abstractmethod
+    def find_or_create_job(
+        self,
+        kind: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        dedupe_key: str,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    ) -> tuple[Job, bool]:
+        """(the job in flight made with `dedupe_key`, False), or (a new queued job, True) when none is.
+
+        In flight: queued or running and not asked to cancel. Atomic: of callers racing with one key,
+        exactly one creates the job and the others get it.
+        """
 
     @abstractmethod
     def get_job(self, job_id: str) -> Job:

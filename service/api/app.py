@@ -15,17 +15,20 @@ from service.api.data_plane_docs import documented
 from service.api.deps import Services
 from service.api.errors import install_error_handlers
 from service.api.guards import ApiKeyGate, BodyGuard, protected_routes
-from service.api.routes import compositions, health, jobs, models, modules, v2
+from service.api.routes import compositions, datasets, health, jobs, models, modules, v2
 from service.api.telemetry import Telemetry, TelemetryMiddleware
+from service.app.compositions import Compositions
 from service.config import Settings, get_settings
-from service.jobs.composer import Composer
+from service.jobs.deletion import Deleter
 from service.jobs.executor import Executor, make_executor
 from service.jobs.reaper import Reaper
 from service.jobs.worker import open_backends
 from service.serving.admission import Admission
+from service.serving.deletion_feed import DeletionFeed
 from service.serving.predictor import CompositionCache, Predictor
 from service.serving.sessions import SessionCache
 from service.serving.threads import InferenceThreads
+from service.web import install_web
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +37,21 @@ def open_services(settings: Settings) -> Services:
     settings.home.mkdir(parents=True, exist_ok=True)
     store, artifacts = open_backends(settings)  # migrations run here
     sessions = SessionCache(artifacts.local_path, settings.session_cache_size)
-    compositions = CompositionCache(store.get_composition, settings.composition_cache_size)
+    deletions = DeletionFeed(store.deletion_mark, store.compositions_deleted_since)
+    compositions = CompositionCache(
+        store.get_composition,
+        settings.composition_cache_size,
+        deletions,
+        on_forget=lambda served: sessions.discard(served.composition.onnx_sha256),
+    )
+    executor = make_executor(settings)
     return Services(
         settings=settings,
         store=store,
         artifacts=artifacts,
-        executor=make_executor(settings),
-        composer=Composer(store, artifacts, settings),
+        executor=executor,
+        compositions=Compositions(store, artifacts, executor, settings),
+        deleter=Deleter(store, artifacts, on_deleted=lambda deleted: compositions.forget(deleted.compositions)),
         sessions=sessions,
         predictor=Predictor(compositions, sessions, settings.max_batch),
         admission=Admission(settings.max_inflight),
@@ -76,7 +87,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
         if jobs is not None:
             jobs.start()
         app.state.services = services
-        log.info("MODA Hub ready: docs at http://%s:%s/docs", settings.host, settings.port)
+        log.info("MODA Hub ready: web UI at http://%s:%s/ (API docs: /docs)", settings.host, settings.port)
         try:
             yield
         finally:
@@ -91,6 +102,8 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
         description="Modular training (MODA), one ONNX module per class, compose-and-predict, "
         "and the Open Inference Protocol (V2) for every composition.",
         lifespan=lifespan,
+        docs_url=None,  # served by install_web with the assets from the app itself, not a CDN
+        redoc_url=None,
     )
     install_error_handlers(app)
     telemetry = Telemetry(app)
@@ -101,13 +114,16 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
     app.add_middleware(
         BodyGuard, max_bytes=settings.max_upload_bytes, max_mb=settings.max_upload_mb, idle_s=settings.body_timeout_s
     )
-    routers = (jobs.router, models.router, modules.router, compositions.router, v2.router, health.router)
+    routers = (
+        jobs.router, models.router, modules.router, compositions.router, datasets.router, v2.router, health.router
+    )  # fmt: skip
     protected = protected_routes(routers)
     app.add_middleware(ApiKeyGate, protected=protected, api_key=settings.api_key, auth=settings.auth)
     # Outermost: inference requests are answered before any of FastAPI's per-request machinery.
     app.add_middleware(DataPlane, fastapi=app, telemetry=telemetry)
-    app.openapi = lambda: documented(app, protected)  # type: ignore[method-assign]
+    app.openapi = lambda: documented(app, protected)  # type: ignore[method-assign]  # FastAPI's documented way to amend the schema
 
     for router in routers:
         app.include_router(router)
+    install_web(app)
     return app

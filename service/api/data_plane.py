@@ -25,18 +25,18 @@ from typing import IO
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from modules_store import composition_id
+from modules_store import Strategy, composition_id
 from service.api.deps import Services, check_api_key
 from service.api.errors import response_for
 from service.api.guards import BodyWatch, needs_key
 from service.api.schemas import ComposePredictRequest
 from service.api.telemetry import Telemetry
 from service.errors import ErrorCode, HubError
-from service.jobs.composer import PRUNE
 from service.serving.inputs import decode_tensor, parse_json
 from service.serving.predictor import MODEL_VERSION
 from service.serving.v2 import HEADER_LENGTH, parse_header_length
@@ -111,7 +111,9 @@ async def predict(call: Call) -> Reply:
     if content_type.startswith(MULTIPART):
         request = Request(call.scope, call.watched_receive())
         async with request.form(max_files=services.settings.max_batch) as form:
-            files = [(f.filename or "upload", f.file) for f in form.getlist("files") if hasattr(f, "file")]
+            files: list[tuple[str, IO[bytes]]] = [
+                (f.filename or "upload", f.file) for f in form.getlist("files") if isinstance(f, UploadFile)
+            ]
             if not files:
                 raise HubError(
                     ErrorCode.INVALID_ARGUMENT, "multipart predict requests carry images in the field 'files'"
@@ -142,10 +144,9 @@ def _compose_and_predict(services: Services, body: bytes) -> bytes:
     except ValidationError as error:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in error.errors()]) from None
     compositions = services.predictor.compositions
-    served = compositions.cached(composition_id(request.modules, PRUNE))
+    served = compositions.cached(composition_id(request.modules, Strategy.PRUNE))
     if served is None:
-        composition, _ = services.composer.compose(request.modules)
-        served = compositions.remember(composition)
+        served = compositions.remember(services.compositions.pruned(request.modules).composition)
     batch = decode_tensor(request.inputs, served.spec, services.settings.max_batch)
     return services.predictor.predictions(served, batch)
 

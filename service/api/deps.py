@@ -9,9 +9,10 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 
 from modules_store import MAX_OFFSET, ArtifactStore, RegistryStore
+from service.app.compositions import Compositions
 from service.config import Settings
 from service.errors import ErrorCode, HubError
-from service.jobs.composer import Composer
+from service.jobs.deletion import Deleter
 from service.jobs.executor import Executor
 from service.serving.admission import Admission
 from service.serving.predictor import Predictor
@@ -27,7 +28,8 @@ class Services:
     store: RegistryStore
     artifacts: ArtifactStore
     executor: Executor
-    composer: Composer
+    compositions: Compositions
+    deleter: Deleter
     sessions: SessionCache
     predictor: Predictor
     admission: Admission
@@ -56,8 +58,8 @@ async def get_artifacts(request: Request) -> ArtifactStore:
     return services_of(request).artifacts
 
 
-async def get_composer(request: Request) -> Composer:
-    return services_of(request).composer
+async def get_compositions(request: Request) -> Compositions:
+    return services_of(request).compositions
 
 
 async def get_sessions(request: Request) -> SessionCache:
@@ -68,13 +70,19 @@ async def get_executor(request: Request) -> Executor:
     return services_of(request).executor
 
 
+async def get_deleter(request: Request) -> Deleter:
+    return services_of(request).deleter
+
+
 ServicesDep = Annotated[Services, Depends(get_services)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[RegistryStore, Depends(get_store)]
 ArtifactsDep = Annotated[ArtifactStore, Depends(get_artifacts)]
-ComposerDep = Annotated[Composer, Depends(get_composer)]
+CompositionsDep = Annotated[Compositions, Depends(get_compositions)]
 SessionsDep = Annotated[SessionCache, Depends(get_sessions)]
 ExecutorDep = Annotated[Executor, Depends(get_executor)]
+DeleterDep = Annotated[Deleter, Depends(get_deleter)]
+Cascade = Annotated[bool, Query(description="also delete the compositions that use it (otherwise they refuse it: 409)")]
 
 # SQL takes OFFSET as a signed 64-bit integer (SQLite and PostgreSQL alike); beyond it the driver
 # raises OverflowError, so a larger offset is a 422 here rather than a 500 there.

@@ -16,8 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from modules_store import StoreError
-from service.errors import ErrorCode, HubError
+from service.errors import CORE_ERRORS, CodedError, ErrorCode, coded
 from service.serving.admission import RETRY_AFTER_S
 from service.validation_messages import describe_validation_errors
 
@@ -72,12 +71,12 @@ SERVER_SIDE = {
 }
 
 
-def coded_response(request: Request, error: Exception) -> JSONResponse:
-    """The answer to a HubError or StoreError: its code's status (STATUS) and its message, or for a
-    failure of the server's own (5xx) a message that names no path or host of it."""
-    code = str(error.code)  # type: ignore[attr-defined]
+def coded_response(request: Request, error: CodedError) -> JSONResponse:
+    """The answer to a coded error (HubError, StoreError): its code's status (STATUS) and its
+    message, or for a failure of the server's own (5xx) a message that names no path or host of it."""
+    code = error.code
     status = STATUS.get(code, 500)
-    message = error.message  # type: ignore[attr-defined]
+    message = error.message
     if status >= 500:
         log.error("%s %s failed: %s", request.method, request.url.path, error)
         message = SERVER_SIDE.get(code, SERVER_SIDE[ErrorCode.INTERNAL])
@@ -109,6 +108,11 @@ def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
     return response
 
 
+def _core(request: Request, error: Exception) -> JSONResponse:
+    """The ML core's refusals (service/moda/errors.py) answered by the code of their class."""
+    return coded_response(request, coded(error))
+
+
 def _unexpected(request: Request, error: Exception) -> JSONResponse:
     # exc_info=error, not log.exception: this sync handler runs in a worker thread, outside the
     # `except` block that caught the error, where log.exception would log no traceback at all.
@@ -117,8 +121,8 @@ def _unexpected(request: Request, error: Exception) -> JSONResponse:
 
 
 HANDLERS: list[tuple[type[Exception], Callable[[Request, Any], JSONResponse]]] = [
-    (HubError, coded_response),
-    (StoreError, coded_response),
+    (CodedError, coded_response),
+    *((kind, _core) for kind in CORE_ERRORS),
     (RequestValidationError, _validation),
     (StarletteHTTPException, _http),
     (Exception, _unexpected),

@@ -34,15 +34,17 @@ def protected_routes(routers: Iterable[APIRouter]) -> list[APIRoute]:
     ]
 
 
-# Open whatever MODA_AUTH says: probes (orchestrators call them without credentials) and the docs.
-OPEN_PATHS = ("/healthz", "/readyz", "/v2/health/live", "/v2/health/ready", "/docs", "/redoc", "/openapi.json")
+# Open whatever MODA_AUTH says: probes (orchestrators call them without credentials), the docs, and
+# the web UI's page and files (the page asks for the key itself and sends it with its API calls).
+OPEN_PATHS = ("/healthz", "/readyz", "/v2/health/live", "/v2/health/ready", "/docs", "/redoc", "/openapi.json",
+              "/static/")  # fmt: skip
 
 
 def needs_key(auth: str, declared: bool, path: str) -> bool:
     """Whether a request needs the API key (when one is set): MODA_AUTH=mutations protects the routes
     that declare it; MODA_AUTH=all every route but OPEN_PATHS."""
     if auth == "all":
-        return not path.startswith(OPEN_PATHS)
+        return path != "/" and not path.startswith(OPEN_PATHS)
     return declared
 
 
@@ -121,8 +123,8 @@ class BodyGuard:
             return
         try:
             watch = BodyWatch(scope, receive, self.max_bytes, self.max_mb, self.idle_s)
-        except HubError as refusal:
-            await coded_response(Request(scope), refusal)(scope, receive, send)
+        except HubError as early:
+            await coded_response(Request(scope), early)(scope, receive, send)
             return
         refusal: HubError | None = None
         started = False

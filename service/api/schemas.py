@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, JsonVal
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
-from modules_store import JobStatus, Page
+from modules_store import JobStatus, Page, Strategy
 from service.errors import ErrorCode
 from service.jobs.kinds import JOB_KINDS, JobKind
 from service.jobs.params import DataDirNeedsDataset, DatasetName
@@ -239,7 +239,7 @@ class CompositionPublic(Public):
     """A composed classifier, served at /v1/compositions/{id}/predict and as V2 model `id`."""
 
     id: str = Field(description="the composition's id: a hash of its modules, strategy and data")
-    strategy: str = Field(description="how it was built: prune (one model), concat (raw logits), calibrated or replace")
+    strategy: Strategy = Field(description="how it was built: prune, concat (raw logits), calibrated or replace")
     classes: list[CompositionClass] = Field(description="its outputs, in output order")
     module_ids: list[str] = Field(description="the modules it is made of")
     input_spec: dict[str, Any] = Field(description="the input it takes: shape and pixel scale")
@@ -251,6 +251,51 @@ class CompositionPublic(Public):
     onnx_sha256: str = Field(description="sha256 of its ONNX file (the download's ETag)")
     job_id: str | None = Field(description="the job that made it, if one did")
     created_at: datetime = Field(description="when it was stored")
+
+
+class CompositionPreviewPublic(Public):
+    """What composing some modules would give, before building it."""
+
+    strategy: str = Field(description="prune (one model) or calibrated (several: POST answers 202 and a job builds it)")
+    labels: list[str] = Field(description="the composition's classes, in output order")
+    params: int = Field(description="parameters of the composed network")
+    macs: int = Field(description="multiply-accumulates per sample")
+    size_ratio: float = Field(description="params / params of the source models")
+    source_params: int = Field(description="parameters of the source models")
+    source_macs: int = Field(description="multiply-accumulates per sample of the source models")
+    existing: CompositionPublic | None = Field(description="the composition, when it is built already")
+
+
+class DatasetPublic(Public):
+    """A dataset a model was trained or measured on."""
+
+    id: str = Field(description="the dataset's id")
+    name: str = Field(description="its name: digits, mnist, npz...")
+    input_spec: dict[str, Any] = Field(description="its images: shape and pixel scale")
+    labels: list[str] = Field(description="class labels, by class index")
+    n_train: int = Field(description="training images")
+    n_test: int = Field(description="test images")
+    created_at: datetime = Field(description="when it was registered")
+
+
+class SamplePublic(Public):
+    """One test image of a dataset."""
+
+    label: str = Field(description="its class's label")
+    class_index: int = Field(description="the class's index in the dataset")
+    pixels: list[Any] = Field(description="(C, H, W) raw pixels: one of the `inputs` of a predict request")
+
+
+class ModuleOverlapPublic(Public):
+    """How much the modules of one model at one τ share."""
+
+    tau: float = Field(description="the τ of the modules compared")
+    labels: list[str] = Field(description="their classes, in matrix order")
+    module_ids: list[str] = Field(description="the modules, in matrix order")
+    shared: list[list[float]] = Field(
+        description="shared[i][j] = |params(i) ∩ params(j)| / params(model); module i's size on the diagonal"
+    )
+    jaccard: list[list[float]] = Field(description="jaccard[i][j] = |i ∩ j| / |i ∪ j|")
 
 
 class PredictRequest(BaseModel):

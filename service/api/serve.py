@@ -16,6 +16,7 @@ import logging
 import os
 import threading
 import time
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -35,9 +36,11 @@ def api_processes(settings: Settings) -> int:
 def serve(settings: Settings) -> None:
     """Serve until interrupted. uvicorn picks uvloop and httptools when installed (`uvicorn[standard]`)."""
     processes = api_processes(settings)
-    options = {"host": settings.host, "port": settings.port, "log_level": "info", "access_log": settings.access_log}
+    options: dict[str, Any] = {
+        "host": settings.host, "port": settings.port, "log_level": "info", "access_log": settings.access_log
+    }
     if processes == 1:
-        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+        uvicorn.run(create_app(settings), **options)
         return
     # API processes are spawned afresh and read their settings from the environment: hand them
     # what the command line chose.
@@ -46,7 +49,7 @@ def serve(settings: Settings) -> None:
     jobs = JobSupervision(settings, store, make_executor(settings))
     jobs.start()
     try:
-        uvicorn.run(f"{__name__}:create_api_app", factory=True, workers=processes, **options)  # type: ignore[arg-type]
+        uvicorn.run(f"{__name__}:create_api_app", factory=True, workers=processes, **options)
     finally:
         jobs.stop()
         store.close()

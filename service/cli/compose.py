@@ -60,7 +60,7 @@ def accuracy_text(composition: dict[str, Any]) -> str:
     if composition.get("accuracy") is not None:
         return pct(composition["accuracy"])
     if composition["strategy"] == "concat":
-        # The service's composer stores a `calibration: none` composition of several models
+        # The service stores a `calibration: none` composition of several models
         # without testing it (no data is chosen for it); only a model's test split is ever missing.
         return "not measured (uncalibrated compositions of several models are not tested; calibrate to measure)"
     return "not measured (the data is not on the server)"
@@ -123,14 +123,23 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "Modules of several models are calibrated on data by a job first (followed with a progress bar).",
     )
     p.add_argument("module_ids", nargs="*", metavar="MODULE_ID", help="module ids")
-    p.add_argument("--model", metavar="MODEL_ID", help="pick the modules of this model by class")
-    p.add_argument("--classes", type=class_selection, help="with --model: class labels or indices, e.g. 0,1,2")
-    p.add_argument("--tau", type=float, help="with --model: the modules decomposed at this τ")
+    p.add_argument(
+        "--model", metavar="MODEL_ID",
+        help="pick the modules of this model by class (default: none, give MODULE_IDs)",
+    )
+    p.add_argument(
+        "--classes", type=class_selection,
+        help="with --model: class labels or indices, e.g. 0,1,2 (default: none)",
+    )
+    p.add_argument(
+        "--tau", type=float,
+        help="with --model: the modules decomposed at this τ (default: the only τ it has)",
+    )
     p.add_argument(
         "--calibration",
         choices=("auto", "none"),
         help="modules of several models: calibrate their logits with a job (auto, the default) or not",
     )
     p.add_argument("--dataset", help="calibration data (default: the first model's dataset)")
-    p.add_argument("--data-dir", help="the calibration dataset's directory on the service")
+    p.add_argument("--data-dir", help="the calibration dataset's directory on the service (default: <dataset>/)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar while calibrating")

@@ -17,7 +17,7 @@ from service.cli.http import HubClient
 from service.cli.models import fetch_modules, mean_size, modules_table
 from service.cli.options import add_client_command, class_selection, positive_int
 from service.cli.progress import check_succeeded, wait_for_job
-from service.cli.tables import class_list, count, key_values, pct, ratio
+from service.cli.tables import class_list, count, key_values, pct, percent_of, ratio
 
 DATASET = "digits"
 ARCH = "mlp"
@@ -64,7 +64,7 @@ def results_table(
         ("model", f"{model['name']} v{model['version']} ({model['id']})"),
         ("model accuracy", f"{pct(model['metrics'].get('accuracy'))}  (all {len(model['labels'])} classes)"),
         ("model params", count(model_params)),
-        ("mean module size", ratio(mean_size(modules))),
+        ("mean module size", percent_of(mean_size(modules)) + " of the model"),
         ("composition", composition["id"]),
         ("composed classes", labels),
         ("composed params", count(composition["params"])),

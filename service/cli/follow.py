@@ -24,7 +24,7 @@ def is_terminal(job: dict[str, Any]) -> bool:
 
 def parse_events(lines: Iterator[str]) -> Iterator[tuple[str, str]]:
     """Server-sent events as (event, data); `data` lines of one event are joined by newlines."""
-    event, data = "message", []
+    event, data = "message", list[str]()
     for line in lines:
         if not line:
             if data:

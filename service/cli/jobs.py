@@ -53,7 +53,7 @@ def list_jobs(args: argparse.Namespace) -> int:
         print("no jobs" + (f" with status {args.status}" if args.status else ""))
         return 0
     rows = [[job["id"], job["kind"], job["status"], when(job["created_at"]), _detail(job)] for job in page["items"]]
-    print(table(["ID", "KIND", "STATUS", "CREATED", "DETAIL"], rows))
+    print(table(["ID", "KIND", "STATUS", "CREATED", "DETAIL"], rows, optional=["CREATED"]))
     if page["total"] > len(page["items"]):
         print(f"({len(page['items'])} of {page['total']}; see more with --limit)")
     return 0
@@ -104,8 +104,8 @@ def cancel_job(args: argparse.Namespace) -> int:
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     p = add_client_command(commands, "jobs", list_jobs, help="list jobs, newest first")
-    p.add_argument("--status", choices=STATUSES, help="only jobs in this state")
-    p.add_argument("--kind", choices=KINDS, help="only jobs of this kind")
+    p.add_argument("--status", choices=STATUSES, help="only jobs in this state (default: any)")
+    p.add_argument("--kind", choices=KINDS, help="only jobs of this kind (default: any)")
     p.add_argument("--limit", type=positive_int, default=50, help="at most this many (default 50)")
 
     p = add_client_command(commands, "job", show_job, help="show one job: params, progress, result, error")

@@ -13,7 +13,7 @@ import sys
 
 from pydantic import ValidationError
 
-from service.cli import compose, demo, jobs, models, predict, server, train
+from service.cli import compose, compositions, delete, demo, gc, jobs, models, predict, replace, server, train
 from service.cli.http import CliError
 from service.cli.options import add_connection_options
 
@@ -27,6 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
     jobs.add_commands(commands)
     models.add_commands(commands)
     compose.add_commands(commands)
+    compositions.add_commands(commands)
+    replace.add_commands(commands)
+    delete.add_commands(commands)
+    gc.add_commands(commands)
     predict.add_commands(commands)
     demo.add_commands(commands)
     return parser

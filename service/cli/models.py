@@ -7,7 +7,7 @@ from typing import Any
 
 from service.cli.http import HubClient
 from service.cli.options import add_client_command, positive_int
-from service.cli.tables import count, key_values, pct, print_json, ratio, table, when
+from service.cli.tables import count, key_values, kilobytes, pct, percent_of, print_json, table, when
 
 
 def loss_weights(model: dict[str, Any]) -> str:
@@ -35,7 +35,7 @@ def list_models(args: argparse.Namespace) -> int:
         for m in page["items"]
     ]  # fmt: skip
     headers = ["ID", "NAME", "VERSION", "ARCH", "CLASSES", "TRAINING", "ACCURACY", "PARAMS", "CREATED"]
-    print(table(headers, rows))
+    print(table(headers, rows, optional=["CREATED", "CLASSES", "ARCH", "PARAMS"], unbroken=["ID", "TRAINING"]))
     if page["total"] > len(page["items"]):
         print(f"({len(page['items'])} of {page['total']}; see more with --limit)")
     return 0
@@ -51,15 +51,19 @@ def fetch_modules(client: HubClient, model_id: str, tau: float | None = None) ->
             return sorted(modules, key=lambda m: (m["class_index"], m["tau"]))
 
 
+MODULE_HEADERS = ["ID", "CLASS", "LABEL", "TAU", "PARAMS", "SIZE kB", "OF MODEL", "MACS", "FALLBACK"]
+MODULE_FOOTNOTE = "SIZE kB: its float32 weights; OF MODEL: its share of the model's parameters"
+
+
 def modules_table(modules: list[dict[str, Any]]) -> str:
     rows = [
         [
-            m["id"], m["class_index"], m["label"], f"{m['tau']:g}", count(m["params"]), ratio(m["size"]),
-            count(m["metrics"].get("macs")), "yes" if m["empty_mask_fallback"] else "",
+            m["id"], m["class_index"], m["label"], f"{m['tau']:g}", count(m["params"]), kilobytes(m["params"]),
+            percent_of(m["size"]), count(m["metrics"].get("macs")), "yes" if m["empty_mask_fallback"] else "",
         ]
         for m in modules
     ]  # fmt: skip
-    return table(["ID", "CLASS", "LABEL", "TAU", "PARAMS", "SIZE", "MACS", "FALLBACK"], rows)
+    return table(MODULE_HEADERS, rows, optional=["FALLBACK", "TAU", "MACS"]) + "\n" + MODULE_FOOTNOTE
 
 
 def mean_size(modules: list[dict[str, Any]]) -> float | None:
@@ -83,7 +87,7 @@ def list_modules(args: argparse.Namespace) -> int:
             [
                 ("model", f"{model['name']} v{model['version']} ({model['id']})"),
                 ("params", count(model["metrics"].get("params"))),
-                ("mean module size", ratio(mean_size(modules))),
+                ("mean module size", percent_of(mean_size(modules)) + " of the model"),
             ]
         )
     )
@@ -94,9 +98,9 @@ def list_modules(args: argparse.Namespace) -> int:
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     p = add_client_command(commands, "models", list_models, help="list registered models")
-    p.add_argument("--name", help="only versions of this model name")
+    p.add_argument("--name", help="only versions of this model name (default: every model)")
     p.add_argument("--limit", type=positive_int, default=50, help="at most this many (default 50)")
 
     p = add_client_command(commands, "modules", list_modules, help="list a model's modules (one per class): size, MACs")
     p.add_argument("model_id", metavar="MODEL_ID")
-    p.add_argument("--tau", type=float, help="only modules decomposed at this τ")
+    p.add_argument("--tau", type=float, help="only modules decomposed at this τ (default: every τ)")

@@ -1,4 +1,4 @@
-"""`moda train` and `moda upload`: jobs that end in a registered, modularized model.
+"""`moda train`, `moda upload` and `moda modularize`: jobs that end in a registered, modularized model.
 
 Both submit a job and, with --wait, follow it with a live progress bar, then summarise the model.
 """
@@ -14,7 +14,7 @@ from service.cli.http import CliError, HubClient
 from service.cli.models import fetch_modules, loss_weights, mean_size
 from service.cli.options import add_client_command, class_indices, positive_int
 from service.cli.progress import check_succeeded, wait_for_job
-from service.cli.tables import count, duration, key_values, pct, print_json, ratio, seconds_between
+from service.cli.tables import count, duration, key_values, pct, percent_of, print_json, seconds_between
 
 # argparse dest -> train job param; only the options given are sent (the service has the defaults)
 TRAIN_OPTIONS = (
@@ -34,7 +34,7 @@ def model_summary(client: HubClient, job: dict[str, Any]) -> str:
         ("architecture", f"{model['arch']}, {len(model['labels'])} classes, {params} params"),
         ("training", loss_weights(model)),
         ("accuracy", pct(model["metrics"].get("accuracy"))),
-        ("modules", f"{len(modules)} at τ={taus}, mean size {ratio(mean_size(modules))}"),
+        ("modules", f"{len(modules)} at τ={taus}, mean size {percent_of(mean_size(modules))} of the model"),
         ("job", f"{job['id']} ({job['kind']}, {duration(ran)})"),
     ]  # fmt: skip
     return key_values(pairs) + f"\n\nnext: moda modules {model['id']}"
@@ -91,6 +91,13 @@ def run_upload(args: argparse.Namespace) -> int:
         return finish(client, job, args)
 
 
+def run_modularize(args: argparse.Namespace) -> int:
+    params = {"model_id": args.model_id, "tau": args.tau, "dataset": args.dataset, "data_dir": args.data_dir}
+    with HubClient.from_args(args) as client:
+        body = {"kind": "modularize", "params": {k: v for k, v in params.items() if v is not None}}
+        return finish(client, client.post("/v1/jobs", json=body), args)
+
+
 def _add_wait_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wait", action="store_true", help="follow the job with a progress bar until it ends")
     p.add_argument("-q", "--quiet", action="store_true", help="with --wait: no progress bar")
@@ -123,8 +130,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, help="default 0")
     p.add_argument("--tau", type=float, help="module threshold τ (default 0.9)")
     p.add_argument("--name", help="model name (default <dataset>-<arch>)")
-    p.add_argument("--data-dir", help="the dataset's directory, relative to the service's MODA_DATASETS_DIR")
-    p.add_argument("--classes", type=class_indices, help="train on these classes only, e.g. 0,1,2")
+    p.add_argument(
+        "--data-dir",
+        help="the dataset's directory, relative to the service's MODA_DATASETS_DIR (default: <dataset>/)",
+    )
+    p.add_argument("--classes", type=class_indices, help="train on these classes only, e.g. 0,1,2 (default: all)")
     _add_wait_options(p)
 
     p = add_client_command(
@@ -140,7 +150,28 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--arch", required=True, help="mlp | lenet5 | vgg16 | resnet18 | mobilenet")
     p.add_argument("--dataset", required=True, help="the data the model takes (modules are decomposed on it)")
     p.add_argument("--labels", nargs="+", help="class labels: 'a,b,c' or a b c (default: the dataset's)")
-    p.add_argument("--name", help="model name")
+    p.add_argument("--name", help="model name (default: <dataset>-<arch>)")
     p.add_argument("--tau", type=float, help="module threshold τ (default 0.9)")
-    p.add_argument("--data-dir", help="the dataset's directory, relative to the service's MODA_DATASETS_DIR")
+    p.add_argument(
+        "--data-dir",
+        help="the dataset's directory, relative to the service's MODA_DATASETS_DIR (default: <dataset>/)",
+    )
+    _add_wait_options(p)
+
+    p = add_client_command(
+        commands,
+        "modularize",
+        run_modularize,
+        help="split a model into modules again, at another threshold τ",
+        description="Submit a modularize job: decompose a registered model into one module per class at\n"
+        "the threshold τ given (its modules at other τ stay).\n\n"
+        "  moda modularize 6711847... --tau 0.5 --wait",
+    )
+    p.add_argument("model_id", metavar="MODEL_ID")
+    p.add_argument("--tau", type=float, help="module threshold τ (default 0.9)")
+    p.add_argument("--dataset", help="decompose over this dataset (default: the model's own)")
+    p.add_argument(
+        "--data-dir",
+        help="the dataset's directory, relative to the service's MODA_DATASETS_DIR (default: <dataset>/)",
+    )
     _add_wait_options(p)

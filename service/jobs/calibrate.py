@@ -17,39 +17,32 @@ from typing import Any
 
 import torch
 
-from modules_store import Model, Module, RegistryStore, all_items, composition_id
+from modules_store import Model, Module, RegistryStore, Strategy, all_items
 from service.errors import ErrorCode, HubError
-from service.jobs.composer import (
-    CALIBRATED,
-    REPLACE,
-    Built,
-    Composer,
-    Planner,
-    class_entry,
-    describe_input,
-    samples_of,
-)
+from service.jobs.compositions import Classifier, CompositionBuilder, class_entry, find_composition
 from service.jobs.context import JobContext
 from service.jobs.params import CalibrateParams, ReplaceParams
+from service.jobs.planner import Planner
 from service.moda.combine import CombinedClassifier, Pick, fit_calibration
 from service.moda.data import ImageDataset
+from service.moda.data.samples import samples_of
 from service.moda.metrics import per_class_accuracy
-from service.moda.spec import InputSpec
+from service.moda.spec import InputSpec, describe_input
 from service.moda.training import predict_logits
 
 
 def _calibrate_and_store(
     ctx: JobContext,
-    composer: Composer,
+    builder: CompositionBuilder,
     cid: str,
-    strategy: str,
-    built: Built,
+    strategy: Strategy,
+    built: Classifier,
     module_ids: list[str],
     data: ImageDataset,
     baseline: torch.Tensor | None = None,
 ) -> dict[str, Any]:
     """Fit the calibration, measure per class before/after, store; `baseline`: logits to compare with."""
-    labels = [c["label"] for c in built.classes]
+    labels = [c.label for c in built.classes]
     x, y = samples_of(data, labels, "train")
     if len(y) == 0:
         raise HubError(
@@ -68,7 +61,7 @@ def _calibrate_and_store(
         {"label": lab, "before": b, "after": a} for lab, b, a in zip(labels, before, after, strict=True)
     ]
     ctx.report(stage="exporting")
-    composition, _ = composer.store_built(
+    composition, _ = builder.store_classifier(
         cid, strategy, built, module_ids, test_data=(x_test, y_test), job_id=ctx.job.id,
         metrics={"per_class_accuracy": per_class, "calibration_train_loss": calibration.train_loss,
                  "calibration_train_accuracy": calibration.train_accuracy},
@@ -81,17 +74,18 @@ def _or_none(value: float) -> float | None:
 
 
 def run_calibrate(ctx: JobContext, p: CalibrateParams) -> dict[str, Any]:
-    composer = Composer(ctx.store, ctx.artifacts, ctx.settings)
-    modules, models = composer.selection(p.module_ids)
+    planner = Planner(ctx.store, ctx.settings)
+    modules, models = planner.selection(p.module_ids)
     first = next(iter(models.values()))
-    cid = composition_id(p.module_ids, CALIBRATED, composer.data_key(first, p.dataset, p.data_dir))
-    found = composer.existing(cid)
+    data_key = planner.data_key(first, p.dataset, p.data_dir)
+    cid, found = find_composition(ctx.store, p.module_ids, Strategy.CALIBRATED, data_key)
     if found is not None:
         return {"composition_id": found.id}
     ctx.report(stage="loading data")
-    data = composer.dataset_of(first, p.dataset, p.data_dir, [m.label for m in modules])
-    built = composer.combine(modules, models)
-    return _calibrate_and_store(ctx, composer, cid, CALIBRATED, built, [m.id for m in modules], data)
+    data = planner.dataset_of(first, p.dataset, p.data_dir, [m.label for m in modules])
+    builder = CompositionBuilder(ctx.store, ctx.artifacts, ctx.settings)
+    built = builder.combined(modules, models)
+    return _calibrate_and_store(ctx, builder, cid, Strategy.CALIBRATED, built, [m.id for m in modules], data)
 
 
 def check_calibration(planner: Planner, p: CalibrateParams) -> None:
@@ -147,26 +141,29 @@ def replacement_data(planner: Planner, plan: Replacement, p: ReplaceParams) -> I
 
 
 def run_replace(ctx: JobContext, p: ReplaceParams) -> dict[str, Any]:
-    composer = Composer(ctx.store, ctx.artifacts, ctx.settings)
-    plan = plan_replacement(composer, p)
+    planner = Planner(ctx.store, ctx.settings)
+    plan = plan_replacement(planner, p)
     weak, strong, donor, kept = plan.weak, plan.strong, plan.donor, plan.kept
     module_ids = [m.id for m in plan.entries]
-    cid = composition_id(module_ids, REPLACE, composer.data_key(weak, p.dataset, p.data_dir))
-    found = composer.existing(cid)
+    data_key = planner.data_key(weak, p.dataset, p.data_dir)
+    cid, found = find_composition(ctx.store, module_ids, Strategy.REPLACE, data_key)
     if found is not None:
         return {"composition_id": found.id}
 
-    parts = [composer.full_part(weak), composer.pruned_part(strong, [donor])]
+    builder = CompositionBuilder(ctx.store, ctx.artifacts, ctx.settings)
+    parts = [builder.full_part(weak), builder.pruned_part(strong, [donor])]
     picks = [Pick(1, 0) if c == p.target_class else Pick(0, c) for c in kept]
     classes = [class_entry(i, m) for i, m in enumerate(plan.entries)]
     spec = InputSpec.from_dict(weak.input_spec)
-    built = Built(CombinedClassifier([part.net for part in parts], picks, spec), classes, parts)
+    built = Classifier(CombinedClassifier([part.net for part in parts], picks, spec), classes, parts)
 
     ctx.report(stage="loading data")
-    data = replacement_data(composer, plan, p)
+    data = replacement_data(planner, plan, p)
     x_test, _ = samples_of(data, [weak.labels[c] for c in kept], "test")
     weak_alone = predict_logits(parts[0].net, x_test)[:, kept]  # W restricted to the kept classes
-    result = _calibrate_and_store(ctx, composer, cid, REPLACE, built, module_ids, data, baseline=weak_alone)
+    result = _calibrate_and_store(
+        ctx, builder, cid, Strategy.REPLACE, built, module_ids, data, baseline=weak_alone
+    )
     target = kept.index(p.target_class)
     rows = result["per_class_accuracy"]
     others = [r for i, r in enumerate(rows) if i != target and r["before"] is not None]

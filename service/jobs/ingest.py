@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from service.errors import ErrorCode, HubError
+from service.errors import ErrorCode, HubError, core_errors_coded
 from service.jobs.context import JobContext
+from service.jobs.datasets import open_dataset
 from service.jobs.params import IngestParams
 from service.jobs.registration import (
     draft_model,
@@ -21,7 +22,6 @@ from service.jobs.registration import (
     registration_result,
 )
 from service.moda.data import ImageDataset
-from service.moda.data.sandbox import open_dataset
 from service.moda.nets import ArchConfig, ModularNet
 from service.moda.serialization import load_weights, read_state_dict
 
@@ -42,7 +42,8 @@ def load_uploaded(data: ImageDataset, arch: str, labels: list[str], weights: byt
             "give one label per class, in class order",
         )
     config = ArchConfig(arch, data.input_spec, len(labels))
-    return load_weights(config, read_state_dict(weights))
+    with core_errors_coded():  # INVALID_WEIGHTS, answered at upload time as well as in the job
+        return load_weights(config, read_state_dict(weights))
 
 
 def run_ingest(ctx: JobContext, p: IngestParams) -> dict[str, Any]:

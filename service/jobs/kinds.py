@@ -10,13 +10,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from modules_store import Job, RegistryStore
+from modules_store import RegistryStore
 from service.config import Settings
 from service.errors import ErrorCode, HubError
 from service.jobs.calibrate import check_calibration, plan_replacement, replacement_data, run_calibrate, run_replace
-from service.jobs.composer import Planner
 from service.jobs.context import JobContext
-from service.jobs.in_flight import job_in_flight
+from service.jobs.datasets import open_dataset
 from service.jobs.ingest import run_ingest
 from service.jobs.modularize import run_modularize
 from service.jobs.params import (
@@ -27,13 +26,12 @@ from service.jobs.params import (
     ReplaceParams,
     TrainParams,
 )
+from service.jobs.planner import Planner
 from service.jobs.train import run_train, training_data
-from service.moda.data.sandbox import open_dataset
 from service.validation_messages import describe_validation_errors
 
-# A submit-time check: raises the error the job would end with (a 4xx, nothing queued), or returns
-# the job already doing the same work, which the submission then answers with.
-SubmitCheck = Callable[[RegistryStore, Settings, Any], Job | None]
+# A submit-time check: raises the error the job would end with (a 4xx, nothing queued).
+SubmitCheck = Callable[[RegistryStore, Settings, Any], None]
 JobFunction = Callable[[JobContext, Any], dict[str, Any]]
 UPLOAD = "uploading weights to POST /v1/models"
 
@@ -75,6 +73,8 @@ class JobKind:
     check: SubmitCheck | None = None
     # How a client asks for this kind when not through POST /v1/jobs (None: through POST /v1/jobs).
     submitted_at: str | None = None
+    # The same parameters asked for while such a job is in flight are that job (submit.params_key).
+    dedupe_by_params: bool = False
 
     @property
     def summary(self) -> str:
@@ -86,12 +86,10 @@ def _check_train(store: RegistryStore, settings: Settings, p: TrainParams) -> No
     training_data(open_dataset(settings.resolved_datasets_dir, p.dataset, p.data_dir), p)
 
 
-def _check_modularize(store: RegistryStore, settings: Settings, p: ModularizeParams) -> Job | None:
+def _check_modularize(store: RegistryStore, settings: Settings, p: ModularizeParams) -> None:
     store.get_model(p.model_id)  # NOT_FOUND now rather than a failed job later
     if store.list_modules(p.model_id, tau=p.tau, limit=1).total:
         raise HubError(ErrorCode.ALREADY_EXISTS, f"model {p.model_id} already has modules at tau={p.tau}")
-    # The same split asked for again while it runs: that job, not a second one doing it again.
-    return job_in_flight(store, "modularize", lambda params: parse_params("modularize", params) == p)
 
 
 def _check_calibrate(store: RegistryStore, settings: Settings, p: CalibrateParams) -> None:
@@ -110,7 +108,9 @@ JOB_KINDS: dict[str, JobKind] = {
     for kind in (
         JobKind("train", TrainParams, run_train, RegisteredResult, _check_train),
         JobKind("ingest", IngestParams, run_ingest, RegisteredResult, submitted_at=UPLOAD),
-        JobKind("modularize", ModularizeParams, run_modularize, RegisteredResult, _check_modularize),
+        JobKind(
+            "modularize", ModularizeParams, run_modularize, RegisteredResult, _check_modularize, dedupe_by_params=True
+        ),
         JobKind("calibrate", CalibrateParams, run_calibrate, ComposedResult, _check_calibrate),
         JobKind("replace", ReplaceParams, run_replace, ComposedResult, _check_replace),
     )

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from service.errors import ErrorCode, HubError
-from service.jobs.composer import Planner
 from service.jobs.context import JobContext
+from service.jobs.datasets import open_dataset
 from service.jobs.params import ModularizeParams
+from service.jobs.planner import Planner
 from service.jobs.registration import add_modules, prepare_modules, registration_result
-from service.moda.data.sandbox import open_dataset
 from service.moda.serialization import load_checkpoint
 
 

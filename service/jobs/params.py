@@ -3,7 +3,7 @@ service.jobs.kinds ties each to its kind."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -11,8 +11,12 @@ from service.moda.data import DATASET_NAMES
 from service.moda.decompose import DEFAULT_TAU
 from service.moda.nets import ARCHITECTURES
 
-DatasetName = Literal[DATASET_NAMES]  # type: ignore[valid-type]
-ArchName = Literal[tuple(ARCHITECTURES)]  # type: ignore[valid-type]
+if TYPE_CHECKING:  # the names are known only when the registries are imported: str to a type checker
+    DatasetName = str
+    ArchName = str
+else:
+    DatasetName = Literal[DATASET_NAMES]
+    ArchName = Literal[tuple(ARCHITECTURES)]
 Tau = Annotated[float, Field(gt=0.0, le=1.0, description="activation-rate threshold of a module's mask")]
 Fraction = Annotated[float, Field(gt=0.0, le=1.0)]
 # A path below MODA_DATASETS_DIR: bounded, so that an overlong one is a 4xx, not ENAMETOOLONG in a job.
@@ -83,6 +87,7 @@ class ModularizeParams(DataParams, DataDirNeedsDataset):
 
     model_id: str = Field(description="the model to split")
     tau: Tau = DEFAULT_TAU
+    # Optional here: None is the model's own dataset.
     dataset: DatasetName | None = Field(  # type: ignore[assignment]
         default=None, description="the data to measure activations on; default the model's own"
     )

@@ -12,17 +12,18 @@ the re-run finds the rows its earlier attempt wrote and returns them instead of 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Any
 
-from modules_store import AlreadyExists, Dataset, Model, Module, NewModule, RegistryStore, all_items
+from modules_store import AlreadyExists, Dataset, Model, Module, NewModel, NewModule, RegistryStore, all_items
 from service.errors import ErrorCode, HubError
 from service.jobs.context import JobContext
+from service.jobs.datasets import dataset_key
 from service.moda.compose import compose_served, keep_plan, param_count
 from service.moda.data import ImageDataset
-from service.moda.data.sandbox import dataset_key
 from service.moda.decompose import activation_rates, class_masks
-from service.moda.metrics import count_macs
+from service.moda.metrics import count_macs, per_class_accuracy
 from service.moda.nets import ModularNet, config_of
 from service.moda.onnx_export import export_onnx
 from service.moda.serialization import checkpoint_bytes, mask_bytes
@@ -57,8 +58,11 @@ def draft_model(
 ) -> ModelDraft:
     """Store the weights (with their config) and the full model's ONNX; measure it on the test split."""
     full_onnx = export_onnx(net, labels, range(len(labels)))
+    logits = predict_logits(net, data.x_test)
+    per_class = per_class_accuracy(logits, data.y_test, len(labels))
     measured = {
-        "accuracy": accuracy(predict_logits(net, data.x_test), data.y_test),
+        "accuracy": accuracy(logits, data.y_test),
+        "class_accuracy": [a if math.isfinite(a) else None for a in per_class],  # None: no test samples
         "params": param_count(net),
         "macs": count_macs(net, data.x_test[:1]),
         "onnx_sha256": ctx.artifacts.put_bytes(full_onnx.data),
@@ -169,7 +173,7 @@ def register_model_with_modules(
     alpha, beta, gamma = weights
     config = config_of(draft.net)
     try:
-        model = ctx.store.create_model(
+        new = NewModel(
             name=name,
             arch=config.arch,
             arch_config=config.to_dict(),
@@ -182,8 +186,8 @@ def register_model_with_modules(
             metrics=draft.metrics,
             dataset_id=dataset.id,
             job_id=ctx.job.id,
-            modules=prepared,
         )
+        model = ctx.store.create_model(new, modules=prepared)
     except AlreadyExists:
         earlier = ctx.store.find_model_by_job(ctx.job.id)
         if earlier is None:  # refused for another reason

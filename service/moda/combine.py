@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from service.moda.nets import ModularNet
 from service.moda.spec import InputSpec
 from service.moda.training import accuracy
 
@@ -32,9 +33,11 @@ class Pick:
 class CombinedClassifier(nn.Module):
     """Runs each source network once on the same input and picks the selected outputs."""
 
+    pick_index: torch.Tensor  # a buffer, registered below
+
     def __init__(
         self,
-        parts: Sequence[nn.Module],
+        parts: Sequence[ModularNet],
         picks: Sequence[Pick],
         spec: InputSpec,
         calibration: nn.Module | None = None,

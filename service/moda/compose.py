@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
+from torch import nn
 
 from service.moda.decompose import ClassMask
 from service.moda.nets import OUTPUT_SPACE, ArchConfig, Dim, ModularNet, build_model, config_of
@@ -119,9 +120,12 @@ def _fold_depthwise_ties(model: ModularNet, plan: KeepPlan, state: dict[str, tor
         if not len(folded):
             continue
         bn = model.get_submodule(tie.depthwise_bn)
+        assert isinstance(bn, nn.BatchNorm2d) and bn.running_var is not None and bn.running_mean is not None
         scale = bn.weight[folded] / torch.sqrt(bn.running_var[folded] + bn.eps)
         constants = torch.relu(bn.bias[folded] - bn.running_mean[folded] * scale)  # (F,)
-        weight = model.get_submodule(tie.next_conv).weight[:, folded, 0, 0]  # (out, F)
+        next_conv = model.get_submodule(tie.next_conv)
+        assert isinstance(next_conv, nn.Conv2d)
+        weight = next_conv.weight[:, folded, 0, 0]  # (out, F)
         next_space = param_spaces[f"{tie.next_bn}.running_mean"][0]
         assert next_space is not None
         rows = plan.spaces[next_space.space]  # (out,) the next conv's kept outputs

@@ -25,16 +25,22 @@ def module_sizes(model: ModularNet, plans: Sequence[KeepPlan]) -> list[float]:
     return [param_count(model, p) / total for p in plans]
 
 
-def mean_overlap(model: ModularNet, plans: Sequence[KeepPlan]) -> Overlap:
-    """Mean over all pairs of modules."""
+def overlap_matrix(model: ModularNet, plans: Sequence[KeepPlan]) -> list[list[Overlap]]:
+    """The overlap of every pair of modules (symmetric; a module with itself on the diagonal)."""
     total = param_count(model)
     sizes = [param_count(model, p) for p in plans]
-    shared, jaccard = [], []
+    matrix = [[Overlap(size / total, 1.0) for _ in plans] for size in sizes]
     for i, j in itertools.combinations(range(len(plans)), 2):
         both = shared_param_count(model, plans[i], plans[j])
-        shared.append(both / total)
-        jaccard.append(both / (sizes[i] + sizes[j] - both))
-    return Overlap(sum(shared) / len(shared), sum(jaccard) / len(jaccard))
+        matrix[i][j] = matrix[j][i] = Overlap(both / total, both / (sizes[i] + sizes[j] - both))
+    return matrix
+
+
+def mean_overlap(model: ModularNet, plans: Sequence[KeepPlan]) -> Overlap:
+    """Mean over all pairs of modules."""
+    matrix = overlap_matrix(model, plans)
+    pairs = [matrix[i][j] for i, j in itertools.combinations(range(len(plans)), 2)]
+    return Overlap(sum(p.shared for p in pairs) / len(pairs), sum(p.jaccard for p in pairs) / len(pairs))
 
 
 def restricted_accuracy(logits: torch.Tensor, y: torch.Tensor, classes: Sequence[int]) -> float:
@@ -55,12 +61,12 @@ def count_macs(model: nn.Module, example: torch.Tensor) -> int:
     """Multiply-accumulates of one sample through every conv and linear layer."""
     macs = 0
 
-    def conv_hook(module: nn.Conv2d, _inputs: tuple, out: torch.Tensor) -> None:
+    def conv_hook(module: nn.Conv2d, _inputs: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
         nonlocal macs
         per_output = (module.in_channels // module.groups) * module.kernel_size[0] * module.kernel_size[1]
         macs += out[0].numel() * per_output
 
-    def linear_hook(module: nn.Linear, _inputs: tuple, out: torch.Tensor) -> None:
+    def linear_hook(module: nn.Linear, _inputs: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
         nonlocal macs
         macs += module.in_features * module.out_features
 

@@ -16,8 +16,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from service.errors import ErrorCode, HubError
 from service.moda.decompose import ClassMask
+from service.moda.errors import InvalidWeights
 from service.moda.nets import ArchConfig, ModularNet, build_model, config_of
 
 
@@ -36,7 +36,8 @@ def load_checkpoint(data: bytes) -> ModularNet:
 def _metadata(data: bytes) -> dict[str, str]:
     """The string metadata of a safetensors blob (an 8-byte length, then a JSON header)."""
     header_len = int.from_bytes(data[:8], "little")
-    return json.loads(data[8 : 8 + header_len]).get("__metadata__", {})
+    metadata: dict[str, str] = json.loads(data[8 : 8 + header_len]).get("__metadata__", {})
+    return metadata
 
 
 # What to upload instead, said with every refusal of a file that is not weights we can read.
@@ -65,18 +66,16 @@ def read_state_dict(data: bytes) -> dict[str, torch.Tensor]:
     except Exception as error:  # torch raises many kinds for arbitrary bytes
         # torch's own text is a page long, with ANSI codes and advice to load with weights_only=False:
         # the one thing a service must never do with an upload. Say what the file is instead.
-        raise HubError(ErrorCode.INVALID_WEIGHTS, _unreadable(data, error, safetensors_error)) from error
+        raise InvalidWeights(_unreadable(data, error, safetensors_error)) from error
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]  # common checkpoint layout {"state_dict": ..., "epoch": ...}
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise HubError(
-            ErrorCode.INVALID_WEIGHTS, f"the weights file does not hold a state dict of tensors: {UPLOAD_ADVICE}"
-        )
+        raise InvalidWeights(f"the weights file does not hold a state dict of tensors: {UPLOAD_ADVICE}")
     return {str(k).removeprefix("module."): v for k, v in state.items()}
 
 
 def _check_inflated_size(data: bytes) -> None:
-    """INVALID_WEIGHTS when the archive's members would inflate past MAX_INFLATED_BYTES (a zip bomb),
+    """InvalidWeights when the archive's members would inflate past MAX_INFLATED_BYTES (a zip bomb),
     read from its directory before anything is inflated."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -84,8 +83,7 @@ def _check_inflated_size(data: bytes) -> None:
     except (zipfile.BadZipFile, ValueError, EOFError):
         return  # not a readable archive: torch.load's refusal says so
     if inflated > MAX_INFLATED_BYTES:
-        raise HubError(
-            ErrorCode.INVALID_WEIGHTS,
+        raise InvalidWeights(
             f"the PyTorch file would inflate to {inflated} bytes, more than any model here holds "
             f"({MAX_INFLATED_BYTES}): {UPLOAD_ADVICE}",
         )
@@ -130,14 +128,13 @@ def load_weights(config: ArchConfig, state: dict[str, torch.Tensor]) -> ModularN
     if wrong_shape:
         problems.append(f"wrong shapes {_preview(wrong_shape)}")
     if problems:
-        raise HubError(
-            ErrorCode.INVALID_WEIGHTS,
+        raise InvalidWeights(
             f"weights do not fit architecture {config.arch!r} with {config.num_classes} classes: "
             + "; ".join(problems),
         )
     state = {k: v.to(expected[k].dtype) for k, v in state.items()}
     if any(not torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
-        raise HubError(ErrorCode.INVALID_WEIGHTS, "the weights contain NaN or infinite values")
+        raise InvalidWeights("the weights contain NaN or infinite values")
     model.load_state_dict(state, strict=True)
     return model.eval()
 

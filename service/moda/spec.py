@@ -45,3 +45,9 @@ class InputSpec:
     def same_input(self, other: InputSpec) -> bool:
         """Two models can share an input tensor when shape and normalisation agree."""
         return self.shape == other.shape and self.pixel_max == other.pixel_max
+
+
+def describe_input(spec: InputSpec) -> str:
+    """The input in words, for messages that refuse data or models of another input."""
+    c, h, w = spec.shape
+    return f"{c}×{h}×{w} pixels on a 0..{spec.pixel_max:g} scale"

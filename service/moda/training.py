@@ -13,10 +13,11 @@ import time
 from dataclasses import dataclass, field, replace
 
 import torch
+from torch import nn
 from torch.nn import functional as F
 
-from service.errors import ErrorCode, HubError
 from service.moda.data import ImageDataset
+from service.moda.errors import InvalidInput
 from service.moda.losses import modular_loss
 from service.moda.nets import ModularNet
 
@@ -97,7 +98,7 @@ def resolve_device(device: str) -> torch.device:
 
 
 @torch.no_grad()
-def predict_logits(model: ModularNet, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
     """Eval-mode logits (N, classes) on the model's device, returned on the CPU."""
     model.eval()
     device = next(model.parameters()).device
@@ -179,8 +180,7 @@ def train(
         if not math.isfinite(means[0]):
             # Weights are NaN/inf from here on: every later epoch, the export and the modules would be
             # garbage; the usual cause is a learning rate too large for this model and data.
-            raise HubError(
-                ErrorCode.INVALID_ARGUMENT,
+            raise InvalidInput(
                 f"training diverged in epoch {epoch} (loss {means[0]}; cross-entropy {means[1]}): "
                 f"try a lower lr than {config.lr:g}",
             )

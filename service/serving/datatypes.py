@@ -1,9 +1,9 @@
 """The Open Inference Protocol's tensor datatypes and their little-endian numpy equivalents.
 
-Inputs may arrive as any real-valued datatype below and are converted to float32 (the only type
-the graphs accept): UINT8 is the natural type for image pixels, FP64 is what most JSON encoders
-produce, and converting costs nothing next to inference. BOOL, BYTES and BF16 carry no pixel values
-(or, for BF16, have no portable numpy type) and are rejected.
+decode_flat (service.serving.inputs) can read any real-valued datatype below and convert it to
+float32 (the only type the graphs accept). The V2 endpoints accept FP32 only, as Triton accepts only
+its config's datatype (service.serving.v2), so that clients behave the same on both. BOOL, BYTES and
+BF16 carry no pixel values (or, for BF16, have no portable numpy type) and are never read.
 """
 
 from __future__ import annotations

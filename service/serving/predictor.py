@@ -12,6 +12,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from time import perf_counter_ns
 
 import numpy as np
 import orjson
@@ -19,10 +20,12 @@ import orjson
 from modules_store import Composition
 from service.errors import ErrorCode, HubError
 from service.moda.spec import InputSpec
+from service.serving.deletion_feed import DeletionFeed
 from service.serving.inputs import check_value_count, decode_images, decode_json_body
 from service.serving.predictions import to_predictions
 from service.serving.sessions import SessionCache
 from service.serving.v2 import compute_outputs, encode_infer_response, parse_infer_request
+from service.serving.v2_stats import InferenceStatistics
 
 MODEL_VERSION = "1"  # a composition is its own only version: its id is its content
 
@@ -41,6 +44,7 @@ class Served:
 
     composition: Composition
     spec: InputSpec
+    labels: tuple[str, ...] = ()  # the output classes' labels, in output order
 
     @property
     def id(self) -> str:
@@ -51,16 +55,28 @@ class CompositionCache:
     """Compositions by id, read through `lookup` on a miss; the least recently used beyond `capacity` go.
 
     Misses are not remembered: a composition made later by another process is found on its next ask.
+    Deleted ones are dropped: at once by `forget`, and those deleted elsewhere when `deletions` tells
+    (within a second); `on_forget` then drops what else is kept of them (their ONNX session).
     """
 
-    def __init__(self, lookup: Callable[[str], Composition], capacity: int) -> None:
+    def __init__(
+        self,
+        lookup: Callable[[str], Composition],
+        capacity: int,
+        deletions: DeletionFeed | None = None,
+        on_forget: Callable[[Served], object] | None = None,
+    ) -> None:
         self._lookup = lookup
         self.capacity = capacity
+        self._deletions = deletions
+        self._on_forget = on_forget
         self._lock = threading.Lock()
         self._items: OrderedDict[str, Served] = OrderedDict()
 
     def get(self, composition_id: str) -> Served:
         """The composition `composition_id`; the lookup's NotFound when there is none."""
+        if self._deletions is not None:
+            self._deletions.poll(self.forget)
         with self._lock:
             served = self._items.get(composition_id)
             if served is not None:
@@ -69,11 +85,22 @@ class CompositionCache:
         return self.remember(self._lookup(composition_id))
 
     def cached(self, composition_id: str) -> Served | None:
+        if self._deletions is not None:
+            self._deletions.poll(self.forget)
         with self._lock:
             return self._items.get(composition_id)
 
+    def forget(self, composition_ids: Sequence[str]) -> None:
+        """Drop these compositions (deleted): their next ask reads the registry, and finds none."""
+        with self._lock:
+            dropped = [served for cid in composition_ids if (served := self._items.pop(cid, None)) is not None]
+        if self._on_forget is not None:
+            for served in dropped:
+                self._on_forget(served)
+
     def remember(self, composition: Composition) -> Served:
-        served = Served(composition, InputSpec.from_dict(composition.input_spec))
+        labels = tuple(c.label for c in composition.classes)
+        served = Served(composition, InputSpec.from_dict(composition.input_spec), labels)
         with self._lock:
             self._items[composition.id] = served
             self._items.move_to_end(composition.id)
@@ -87,6 +114,7 @@ class Predictor:
         self.compositions = compositions
         self.sessions = sessions
         self.max_batch = max_batch
+        self.statistics = InferenceStatistics()
 
     def model(self, name: str, version: str) -> Served:
         """The V2 model `name` (a composition id) at `version`: NOT_FOUND for an unknown composition,
@@ -115,8 +143,21 @@ class Predictor:
 
     def infer(self, served: Served, body: bytes, header_length: int | None) -> tuple[bytes, dict[str, str]]:
         """A V2 inference request (JSON, or JSON and binary tensors) -> (response body, headers)."""
-        check_value_count(body if header_length is None else body[:header_length], served.spec, self.max_batch)
-        request = parse_infer_request(body, header_length)
-        logits = self.logits(served, request.batch(served.spec, self.max_batch))
-        outputs = compute_outputs(logits, request.outputs)
-        return encode_infer_response(served.id, MODEL_VERSION, request.id, outputs, request.binary_outputs)
+        stats = self.statistics.of(served.id)
+        started = perf_counter_ns()
+        try:
+            check_value_count(body if header_length is None else body[:header_length], served.spec, self.max_batch)
+            request = parse_infer_request(body, header_length)
+            batch = request.batch(served.spec, self.max_batch)
+            decoded = perf_counter_ns()
+            logits = self.logits(served, batch)
+            ran = perf_counter_ns()
+            outputs = compute_outputs(logits, request.outputs, request.classifications, served.labels)
+            answer = encode_infer_response(
+                served.id, MODEL_VERSION, request.id, outputs, request.binary_outputs, served.labels
+            )
+        except Exception:
+            stats.record_failure(perf_counter_ns() - started)
+            raise
+        stats.record_success(len(batch), decoded - started, ran - decoded, perf_counter_ns() - ran)
+        return answer

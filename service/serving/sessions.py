@@ -118,6 +118,12 @@ class SessionCache:
         future.set_result(session)
         return session
 
+    def discard(self, sha256: str) -> bool:
+        """Drop the session of `sha256` (its artifact was deleted); False when none was cached.
+        Runs in flight keep their own reference and finish."""
+        with self._lock:
+            return self._sessions.pop(sha256, None) is not None
+
     def run(self, sha256: str, x: np.ndarray) -> np.ndarray:
         """logits (N, K) of artifact `sha256` on the float32 batch `x` (N, C, H, W)."""
         session = self.get(sha256)

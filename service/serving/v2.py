@@ -2,10 +2,16 @@
 
 Every composition is served as a V2 model with one input and two outputs:
 
-    input          FP32 [-1, C, H, W]  raw pixels, 0..pixel_max (other real datatypes are converted,
-                                       and [-1, C·H·W] or [-1, H, W] for one channel are accepted)
+    input          FP32 [-1, C, H, W]  raw pixels, 0..pixel_max ([-1, C·H·W], or [-1, H, W] for one
+                                       channel, are accepted too); any other datatype is refused, as
+                                       Triton refuses a datatype that is not its config's
     logits         FP32 [-1, K]
     probabilities  FP32 [-1, K]        softmax of logits
+
+The K class labels are in the model metadata's `parameters.labels` and in each output's
+`parameters.labels`. Triton's classification extension is supported: an output requested with
+`parameters: {"classification": n}` (tritonclient's `class_count`) answers BYTES [-1, min(n, K)],
+each sample's top classes as "score:index:label", highest first, the score printed as C's "%f".
 
 Triton's binary tensor data extension is supported both ways: the JSON header is followed by raw
 little-endian tensor bytes, the `Inference-Header-Content-Length` header gives the JSON's length,
@@ -16,8 +22,8 @@ works unchanged (tests/serving/test_v2_tritonclient.py).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -35,11 +41,16 @@ HEADER_LENGTH = "Inference-Header-Content-Length"
 LOGITS = "logits"
 PROBABILITIES = "probabilities"
 OUTPUT_NAMES = (LOGITS, PROBABILITIES)
-PLATFORM = "onnx_onnxv1"  # Triton's name for ONNX models
-_UNSUPPORTED = {
-    "shared_memory_region": "shared memory is not supported over HTTP here; send the data in the body",
-    "classification": f"classification outputs are not supported; request {PROBABILITIES!r} instead",
+BYTES = "BYTES"
+PLATFORM = "onnxruntime_onnx"  # Triton's name for ONNX models, as its model config spells it
+INPUT_DATATYPE = "FP32"  # the graphs' one input type
+CLASSIFICATION = "classification"
+_SHARED_MEMORY = "shared memory is not supported over HTTP here; send the data in the body"
+_UNSUPPORTED_INPUT = {
+    "shared_memory_region": _SHARED_MEMORY,
+    CLASSIFICATION: "classification is a parameter of a requested output, not of an input",
 }
+_UNSUPPORTED_OUTPUT = {"shared_memory_region": _SHARED_MEMORY}
 
 
 def _invalid(message: str) -> HubError:
@@ -56,6 +67,7 @@ class InferRequest:
     data: memoryview | list[Any]  # raw little-endian bytes (binary extension) or the JSON `data`
     outputs: tuple[str, ...]  # in the order they are to be returned
     binary_outputs: frozenset[str]
+    classifications: Mapping[str, int] = field(default_factory=dict)  # output -> class count asked
 
     def batch(self, spec: InputSpec, max_batch: int) -> np.ndarray:
         """The input as float32 (N, C, H, W), validated against the model's input spec."""
@@ -91,8 +103,8 @@ def _flag(parameters: Mapping[str, Any] | None, key: str, default: bool, where: 
     return value
 
 
-def _reject_unsupported(parameters: Mapping[str, Any] | None, where: str) -> None:
-    for key, why in _UNSUPPORTED.items():
+def _reject_unsupported(parameters: Mapping[str, Any] | None, where: str, unsupported: Mapping[str, str]) -> None:
+    for key, why in unsupported.items():
         if parameters and key in parameters:
             raise _invalid(f"{where}: {why}")
 
@@ -109,7 +121,14 @@ def _input_data(
         raise _invalid(f"input {INPUT_NAME!r} is given {len(names)} times")
     (tensor,) = request.inputs
     where = f"input {tensor.name!r}"
-    _reject_unsupported(tensor.parameters, where)
+    _reject_unsupported(tensor.parameters, where, _UNSUPPORTED_INPUT)
+    if tensor.datatype != INPUT_DATATYPE:
+        # Triton refuses any datatype but its config's rather than converting; so do we, so that a
+        # client tested here behaves the same there (and no FP64 or UINT8 input is silently cast).
+        raise _invalid(
+            f"{where} has datatype {tensor.datatype!r}, but this model expects {INPUT_DATATYPE!r}: "
+            f"convert the values to float32 before sending them"
+        )
     size = (tensor.parameters or {}).get("binary_data_size")
     if size is None:
         if tensor.data is None:
@@ -132,12 +151,23 @@ def _input_data(
     return tensor.shape, tensor.datatype, data
 
 
-def _outputs(request: InferRequestBody) -> tuple[tuple[str, ...], frozenset[str]]:
+def _class_count(parameters: Mapping[str, Any] | None, where: str) -> int | None:
+    """The `classification` parameter of a requested output: how many top classes to return."""
+    count = (parameters or {}).get(CLASSIFICATION)
+    if count is None:
+        return None
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise _invalid(f"{where} parameter {CLASSIFICATION!r} must be a positive integer, got {count!r}")
+    return count
+
+
+def _outputs(request: InferRequestBody) -> tuple[tuple[str, ...], frozenset[str], dict[str, int]]:
     default_binary = _flag(request.parameters, "binary_data_output", False, "request")
     if not request.outputs:
-        return OUTPUT_NAMES, frozenset(OUTPUT_NAMES) if default_binary else frozenset()
+        return OUTPUT_NAMES, frozenset(OUTPUT_NAMES) if default_binary else frozenset(), {}
     names: list[str] = []
     binary: set[str] = set()
+    classifications: dict[str, int] = {}
     for output in request.outputs:
         if output.name not in OUTPUT_NAMES:
             raise _invalid(
@@ -146,11 +176,14 @@ def _outputs(request: InferRequestBody) -> tuple[tuple[str, ...], frozenset[str]
         if output.name in names:
             raise _invalid(f"output {output.name!r} is requested twice")
         where = f"output {output.name!r}"
-        _reject_unsupported(output.parameters, where)
+        _reject_unsupported(output.parameters, where, _UNSUPPORTED_OUTPUT)
         names.append(output.name)
         if _flag(output.parameters, "binary_data", default_binary, where):
             binary.add(output.name)
-    return tuple(names), frozenset(binary)
+        count = _class_count(output.parameters, where)
+        if count is not None:
+            classifications[output.name] = count
+    return tuple(names), frozenset(binary), classifications
 
 
 def parse_infer_request(body: bytes, header_length: int | None) -> InferRequest:
@@ -172,14 +205,52 @@ def parse_infer_request(body: bytes, header_length: int | None) -> InferRequest:
     except ValidationError as exc:
         raise _schema_error(exc, header_length) from None
     shape, datatype, data = _input_data(request, tail, header_length)
-    names, binary = _outputs(request)
-    return InferRequest(request.id, tuple(shape), datatype, data, names, binary)
+    names, binary, classifications = _outputs(request)
+    return InferRequest(request.id, tuple(shape), datatype, data, names, binary, classifications)
 
 
-def compute_outputs(logits: np.ndarray, names: Iterable[str]) -> dict[str, np.ndarray]:
-    """The requested outputs of logits (N, K), in request order; softmax only when asked for."""
+def compute_outputs(
+    logits: np.ndarray,
+    names: Iterable[str],
+    classifications: Mapping[str, int] | None = None,
+    labels: Sequence[str] = (),
+) -> dict[str, np.ndarray]:
+    """The requested outputs of logits (N, K), in request order; softmax only when asked for.
+
+    An output in `classifications` is replaced by its top classes (see `classify`), named by
+    `labels` (the K class labels, in output order).
+    """
     available = {LOGITS: lambda: logits, PROBABILITIES: lambda: softmax(logits)}
-    return {name: available[name]() for name in names}
+    outputs = {name: available[name]() for name in names}
+    for name, count in (classifications or {}).items():
+        outputs[name] = classify(outputs[name], count, labels)
+    return outputs
+
+
+def classify(scores: np.ndarray, count: int, labels: Sequence[str]) -> np.ndarray:
+    """Triton's classification of `scores` (N, K): per sample, the top min(count, K) classes as
+    "score:index:label" strings (just "score:index" without labels), highest score first."""
+    count = min(count, scores.shape[1])
+    # A stable sort: equal scores keep their output order, so the answer does not vary run to run.
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :count]
+    rows = [
+        [f"{row[k]:f}:{k}:{labels[k]}" if labels else f"{row[k]:f}:{k}" for k in indices]
+        for row, indices in zip(scores.tolist(), top.tolist(), strict=True)
+    ]
+    return np.array(rows, dtype=np.object_).reshape(len(rows), count)
+
+
+def _little_endian(array: np.ndarray) -> bytes:
+    return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+
+
+def _bytes_tensor(array: np.ndarray) -> bytes:
+    """A BYTES tensor's binary form: each element's UTF-8 length (uint32, little-endian), then it."""
+    chunks: list[bytes] = []
+    for element in array.ravel().tolist():
+        raw = element if isinstance(element, bytes) else str(element).encode()
+        chunks += [len(raw).to_bytes(4, "little"), raw]
+    return b"".join(chunks)
 
 
 def encode_infer_response(
@@ -188,8 +259,12 @@ def encode_infer_response(
     request_id: str | None,
     outputs: Mapping[str, np.ndarray],
     binary_outputs: Iterable[str],
+    labels: Sequence[str] | None = None,
 ) -> tuple[bytes, dict[str, str]]:
     """Outputs -> (response body, response headers).
+
+    `labels` name the columns of every numeric output (in its `parameters.labels`); BYTES outputs
+    (classifications) carry their labels in their strings.
 
     Outputs named in `binary_outputs` travel as raw little-endian bytes after the JSON, in output
     order, with `parameters.binary_data_size`; then the body is `application/octet-stream` and
@@ -203,17 +278,21 @@ def encode_infer_response(
     chunks: list[bytes] = []
     for name, value in outputs.items():
         array = np.asarray(value)
+        is_bytes = array.dtype == np.object_
         entry: dict[str, Any] = {
             "name": name,
-            "datatype": v2_datatype(array.dtype),
+            "datatype": BYTES if is_bytes else v2_datatype(array.dtype),
             "shape": list(array.shape),
         }
+        parameters: dict[str, Any] = {} if is_bytes or labels is None else {"labels": list(labels)}
         if name in binary:
-            raw = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
-            entry["parameters"] = {"binary_data_size": len(raw)}
+            raw = _bytes_tensor(array) if is_bytes else _little_endian(array)
+            parameters["binary_data_size"] = len(raw)
             chunks.append(raw)
         else:
             entry["data"] = array.ravel().tolist()
+        if parameters:
+            entry["parameters"] = parameters
         entries.append(entry)
     response: dict[str, Any] = {"model_name": model_name, "model_version": model_version}
     if request_id is not None:
@@ -229,14 +308,18 @@ def encode_infer_response(
     return b"".join([header, *chunks]), headers
 
 
-def model_metadata(name: str, version: str, spec: InputSpec, num_outputs: int) -> dict[str, Any]:
-    """The V2 model metadata (`GET /v2/models/{name}`) of a model with `num_outputs` classes."""
+def model_metadata(name: str, version: str, spec: InputSpec, labels: Sequence[str]) -> dict[str, Any]:
+    """The V2 model metadata (`GET /v2/models/{name}`) of a model whose outputs are the classes
+    `labels`, in order: the protocol's optional `parameters` carry them, for the model and each output."""
+    classes = {"labels": list(labels)}
     return {
         "name": name,
         "versions": [version],
         "platform": PLATFORM,
-        "inputs": [{"name": INPUT_NAME, "datatype": "FP32", "shape": [-1, *spec.shape]}],
+        "inputs": [{"name": INPUT_NAME, "datatype": INPUT_DATATYPE, "shape": [-1, *spec.shape]}],
         "outputs": [
-            {"name": output, "datatype": "FP32", "shape": [-1, num_outputs]} for output in OUTPUT_NAMES
+            {"name": output, "datatype": "FP32", "shape": [-1, len(labels)], "parameters": classes}
+            for output in OUTPUT_NAMES
         ],
+        "parameters": classes,
     }

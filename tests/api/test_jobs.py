@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import httpx
 
 from tests.api.conftest import Trained
-from tests.api.helpers import assert_error, get_job, sse_events, succeeded
+from tests.api.helpers import AUTH, assert_error, get_job, sse_events, succeeded
+from tests.live_server import LiveServer
 
 
 def test_train_job_on_digits_yields_a_model_and_ten_modules(client: httpx.Client, trained: Trained) -> None:
@@ -173,3 +176,21 @@ def test_modularize_job_splits_a_model_at_another_tau(client: httpx.Client, trai
         assert low["params"] >= high["params"]
     everything = client.get(f"/v1/models/{trained.model['id']}/modules").json()
     assert everything["total"] == 20
+
+
+def test_identical_modularize_requests_at_one_instant_make_one_job(
+    hub: LiveServer, client: httpx.Client, trained: Trained
+) -> None:
+    body = {"kind": "modularize", "params": {"model_id": trained.model["id"], "tau": 0.7}}
+    barrier = threading.Barrier(6, timeout=30)
+
+    def submit(_: int) -> httpx.Response:
+        with hub.client(headers=AUTH) as own:  # a connection each, as six separate callers
+            barrier.wait()
+            return own.post("/v1/jobs", json=body)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(submit, range(6)))
+    assert [a.status_code for a in answers] == [202] * 6, [a.text for a in answers]
+    assert len({a.json()["id"] for a in answers}) == 1
+    succeeded(client, answers[0].json()["id"])

@@ -10,6 +10,7 @@ import httpx
 import numpy as np
 import pytest
 
+from tests.api.conftest import MAX_BATCH
 from tests.api.helpers import CLASSES, assert_v2_error, digits, raw_json
 
 HEADER = "Inference-Header-Content-Length"
@@ -35,15 +36,18 @@ def test_server_health_and_metadata(anonymous: httpx.Client) -> None:
 
 def test_every_composition_is_a_v2_model(anonymous: httpx.Client, composition: dict[str, Any]) -> None:
     name = composition["id"]
+    labels = {"labels": [c["label"] for c in composition["classes"]]}
+    assert labels["labels"] == [str(c) for c in CLASSES]  # the order of the outputs' columns
     expected = {
         "name": name,
         "versions": ["1"],
-        "platform": "onnx_onnxv1",
+        "platform": "onnxruntime_onnx",
         "inputs": [{"name": "input", "datatype": "FP32", "shape": [-1, 1, 8, 8]}],
         "outputs": [
-            {"name": "logits", "datatype": "FP32", "shape": [-1, 3]},
-            {"name": "probabilities", "datatype": "FP32", "shape": [-1, 3]},
+            {"name": "logits", "datatype": "FP32", "shape": [-1, 3], "parameters": labels},
+            {"name": "probabilities", "datatype": "FP32", "shape": [-1, 3], "parameters": labels},
         ],
+        "parameters": labels,
     }
     assert anonymous.get(f"/v2/models/{name}").json() == expected
     assert anonymous.get(f"/v2/models/{name}/versions/1").json() == expected
@@ -77,6 +81,7 @@ def test_json_inference_matches_v1_predictions(anonymous: httpx.Client, composit
     assert set(outputs) == {"logits", "probabilities"}
     for output in outputs.values():
         assert output["datatype"] == "FP32" and output["shape"] == [20, 3]
+        assert output["parameters"] == {"labels": [str(c) for c in CLASSES]}
     probabilities = np.array(outputs["probabilities"]["data"]).reshape(20, 3)
     np.testing.assert_allclose(probabilities, v1_probabilities(anonymous, composition["id"], x), atol=1e-6)
 
@@ -128,6 +133,13 @@ def one_input(name: str = "input", shape: tuple[int, ...] = (1, 64), datatype: s
         pytest.param(one_input(data=[0.0] * 60), "60 elements", id="data-shorter-than-shape"),
         pytest.param(one_input(name="pixels"), "pixels", id="unknown-input"),
         pytest.param(one_input(datatype="BYTES"), "BYTES", id="unsupported-datatype"),
+        pytest.param(one_input(datatype="FP64"), "datatype 'FP64', but this model expects 'FP32'", id="fp64"),
+        pytest.param(one_input(datatype="UINT8"), "datatype 'UINT8', but this model expects 'FP32'", id="uint8"),
+        pytest.param(
+            {**one_input(), "outputs": [{"name": "logits", "parameters": {"classification": -1}}]},
+            "'classification' must be a positive integer",
+            id="class-count",
+        ),
         pytest.param(one_input(data=[99.0] * 64), "0..16", id="out-of-range"),
         pytest.param({**one_input(), "outputs": [{"name": "scores"}]}, "scores", id="unknown-output"),
         pytest.param({"inputs": []}, "inputs", id="no-inputs"),
@@ -151,3 +163,85 @@ def test_malformed_inference_bodies_get_400(anonymous: httpx.Client, composition
     header = json.dumps({"inputs": [tensor(x, parameters={"binary_data_size": 256})]}).encode()
     short = anonymous.post(url, content=header + x.tobytes()[:100], headers={HEADER: str(len(header))})
     assert_v2_error(short, 400, "bytes")
+
+
+def test_classification_extension(anonymous: httpx.Client, composition: dict[str, Any]) -> None:
+    x = digits().of_classes(CLASSES)[0][:12].astype(np.float32)
+    body = {
+        "inputs": [tensor(x, data=x.ravel().tolist())],
+        "outputs": [{"name": "probabilities", "parameters": {"classification": 2}}],
+    }
+    response = anonymous.post(f"/v2/models/{composition['id']}/infer", json=body)
+    assert response.status_code == 200, response.text
+    (output,) = response.json()["outputs"]
+    assert output["datatype"] == "BYTES" and output["shape"] == [12, 2]
+    probabilities = v1_probabilities(anonymous, composition["id"], x)
+    labels = [str(c) for c in CLASSES]
+    for pair, row in zip(np.reshape(output["data"], (12, 2)), probabilities, strict=True):
+        (score, index, label), second = pair[0].split(":"), pair[1].split(":")
+        assert (int(index), label) == (int(row.argmax()), labels[int(row.argmax())])
+        assert float(score) == pytest.approx(row.max(), abs=1e-6) and float(second[0]) <= float(score)
+
+
+def test_model_config_repository_index_and_statistics(anonymous: httpx.Client, composition: dict[str, Any]) -> None:
+    name = composition["id"]
+    config = anonymous.get(f"/v2/models/{name}/config")
+    assert config.status_code == 200, config.text
+    assert config.json() == {
+        "name": name,
+        "platform": "onnxruntime_onnx",
+        "backend": "onnxruntime",
+        "max_batch_size": MAX_BATCH,
+        "input": [{"name": "input", "data_type": "TYPE_FP32", "dims": [1, 8, 8]}],
+        "output": [
+            {"name": output, "data_type": "TYPE_FP32", "dims": [3], "label_filename": "labels.txt"}
+            for output in ("logits", "probabilities")
+        ],
+    }
+    assert anonymous.get(f"/v2/models/{name}/versions/1/config").json() == config.json()
+    assert_v2_error(anonymous.get("/v2/models/nope/config"), 404, "nope")
+
+    index = anonymous.post("/v2/repository/index")
+    assert index.status_code == 200, index.text
+    assert {"name": name, "version": "1", "state": "READY"} in index.json()
+    assert anonymous.post("/v2/repository/index", json={"ready": True}).json() == index.json()
+
+    def stats() -> dict[str, Any]:
+        (entry,) = anonymous.get(f"/v2/models/{name}/stats").json()["model_stats"]
+        return entry
+
+    before = stats()
+    x = np.zeros((5, 64), dtype=np.float32)
+    assert anonymous.post(f"/v2/models/{name}/infer", json={"inputs": [tensor(x, data=[0.0] * 320)]}).is_success
+    bad = {"inputs": [tensor(x, data=[99.0] * 320)]}  # off the 0..16 scale: the model refuses it
+    assert anonymous.post(f"/v2/models/{name}/infer", json=bad).status_code == 400
+    after = stats()
+    assert (after["name"], after["version"]) == (name, "1")
+    assert after["inference_count"] - before["inference_count"] == 5
+    assert after["execution_count"] - before["execution_count"] == 1
+    success, fail = after["inference_stats"]["success"], after["inference_stats"]["fail"]
+    assert success["count"] - before["inference_stats"]["success"]["count"] == 1
+    assert fail["count"] - before["inference_stats"]["fail"]["count"] == 1
+    assert success["ns"] > before["inference_stats"]["success"]["ns"]
+    for phase in ("compute_input", "compute_infer", "compute_output"):
+        assert after["inference_stats"][phase]["count"] == success["count"]
+    assert after["last_inference"] >= before["last_inference"] and after["last_inference"] > 0
+    assert any(b["batch_size"] == 5 for b in after["batch_stats"])
+    every = anonymous.get("/v2/models/stats").json()["model_stats"]
+    assert any(entry["name"] == name for entry in every)
+    assert_v2_error(anonymous.get("/v2/models/nope/stats"), 404, "nope")
+
+
+def test_the_v2_extensions_are_documented(anonymous: httpx.Client) -> None:
+    paths = anonymous.get("/openapi.json").json()["paths"]
+    assert "post" in paths["/v2/repository/index"]
+    for path in ("/v2/models/{name}/config", "/v2/models/{name}/stats", "/v2/models/stats"):
+        assert "get" in paths[path], path
+
+    def schema(path: str, method: str = "get") -> dict[str, Any]:
+        return paths[path][method]["responses"]["200"]["content"]["application/json"]["schema"]
+
+    assert schema("/v2/models/{name}") == {"$ref": "#/components/schemas/ModelMetadata"}
+    assert schema("/v2/models/{name}/config") == {"$ref": "#/components/schemas/ModelConfig"}
+    assert schema("/v2/models/{name}/stats") == {"$ref": "#/components/schemas/StatisticsResponse"}
+    assert schema("/v2/repository/index", "post")["items"] == {"$ref": "#/components/schemas/RepositoryIndexEntry"}

@@ -9,7 +9,9 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def no_ambient_connection(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Tests say which service and key they use: none leaks in from the shell that runs pytest."""
+    """Tests say which service, key and terminal width they use: none leaks in from the shell that runs
+    pytest."""
     monkeypatch.delenv("MODA_URL", raising=False)
     monkeypatch.delenv("MODA_API_KEY", raising=False)
+    monkeypatch.delenv("COLUMNS", raising=False)
     yield

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,6 +74,9 @@ def test_train_wait_draws_live_progress_then_names_the_model(trained: Result, ap
     assert f"training epoch {EPOCHS}/{EPOCHS}" in progress
     assert re.search(r"ce \d+\.\d{3} aff \d+\.\d{3} dis \d+\.\d{3} comp \d+\.\d{3} acc \d+\.\d{2}%", progress)
     assert "modularizing module 10/10" in progress
+    decomposing = [line for line in progress.splitlines() if line.startswith("modularizing")]
+    assert decomposing and not [line for line in decomposing if " ce " in line], "stale training figures"
+    assert re.search(r"^training epoch \d+/\d+ .* eta \d", progress, re.MULTILINE), "no ETA"
     model = api.get(f"/v1/models/{trained.value('model')}").raise_for_status().json()  # a real model id
     assert trained.value("accuracy") == f"{model['metrics']['accuracy']:.2f}%"
     assert trained.value("modules").startswith("10 at τ=0.9")
@@ -108,13 +112,16 @@ def test_models_and_modules_tables(hub: LiveServer, model: dict[str, Any], modul
     shown = moda("--url", hub.url, "modules", model["id"])
     assert shown.code == 0
     lines = shown.out.splitlines()
-    assert lines[0].split() == ["ID", "CLASS", "LABEL", "TAU", "PARAMS", "SIZE", "MACS", "FALLBACK"]
+    headers = ["ID", "CLASS", "LABEL", "TAU", "PARAMS", "SIZE", "kB", "OF", "MODEL", "MACS", "FALLBACK"]
+    assert lines[0].split() == headers
     for module, line in zip(modules, lines[1:11], strict=True):
         cells = line.split()
         assert cells[:3] == [module["id"], str(module["class_index"]), module["label"]]
-        assert cells[4:6] == [f"{module['params']:,}", f"{module['size']:.3f}"]
+        kilobytes = f"{module['params'] * 4 / 1000:,.1f}"  # float32 weights
+        assert cells[4:7] == [f"{module['params']:,}", kilobytes, f"{100 * module['size']:.1f}%"]
+    assert "SIZE kB: its float32 weights" in shown.out
     mean = sum(m["size"] for m in modules) / len(modules)
-    assert shown.value("mean module size") == f"{mean:.3f}"
+    assert shown.value("mean module size") == f"{100 * mean:.1f}% of the model"
     params_end = lines[0].index("PARAMS") + len("PARAMS")  # numbers align right under their header
     for module, line in zip(modules, lines[1:11], strict=True):
         assert line[:params_end].endswith(f" {module['params']:,}")
@@ -323,3 +330,75 @@ def test_upload_then_compose_across_models(
     assert raw.code == 0, raw.err
     assert raw.value("strategy") == "concat"
     assert raw.value("accuracy").startswith("not measured (uncalibrated compositions of several models")
+
+
+# the commands added with the terminal-fitting CLI ---------------------------------------------------
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_listings_fit_the_terminal(
+    hub: LiveServer, model: dict[str, Any], composition: dict[str, Any], columns: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", str(columns))
+    for argv in (["models"], ["modules", model["id"]], ["jobs"], ["compositions"]):
+        shown = moda("--url", hub.url, *argv)
+        assert shown.code == 0, shown.err
+        too_long = [line for line in shown.out.splitlines() if len(line) > columns]
+        assert not too_long, f"moda {argv[0]} at {columns} columns:\n" + "\n".join(too_long)
+        assert re.search(r"^[0-9a-f]{24,32}\s", shown.out, re.MULTILINE), "ids are never wrapped"
+    listed = moda("--url", hub.url, "compositions")
+    row = next(line for line in listed.out.splitlines() if line.startswith(composition["id"]))
+    assert "0, 1, 2" in row and f"{composition['params']:,}" in row
+
+
+def test_modularize_at_another_tau(hub: LiveServer, model: dict[str, Any], api: httpx.Client) -> None:
+    done = moda("--url", hub.url, "modularize", model["id"], "--tau", "0.5", "--wait")
+    assert done.code == 0, done.err
+    assert done.value("model") == model["id"]
+    assert "modularizing module 10/10" in done.progress
+    assert "ce " not in done.progress, "training figures belong to the training stage only"
+    assert "\r" not in done.err, "redirected output gets plain lines"
+    at_half = api.get(f"/v1/models/{model['id']}/modules", params={"tau": 0.5}).json()
+    assert at_half["total"] == 10
+
+
+def test_export_saves_a_triton_repository_and_reports_a_missing_composition(
+    tmp_path: Path, hub: LiveServer, composition: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    missing = moda("--url", hub.url, "export", "no-such-composition")
+    assert missing.code == 1 and missing.err.startswith("error: NOT_FOUND: "), missing.err
+    assert not list(tmp_path.iterdir()), "a failed export leaves no file"
+    exported = moda("--url", hub.url, "export", composition["id"], "-o", str(tmp_path / "repo.tar.gz"))
+    assert exported.code == 0, exported.err
+    with tarfile.open(tmp_path / "repo.tar.gz") as archive:
+        names = set(archive.getnames())
+    cid = composition["id"]
+    assert {f"{cid}/config.pbtxt", f"{cid}/labels.txt", f"{cid}/1/model.onnx"} <= names
+
+
+def test_replace_repairs_a_weak_class_with_a_stronger_module(
+    tmp_path: Path, hub: LiveServer, api: httpx.Client, modules: list[dict[str, Any]]
+) -> None:
+    import torch
+
+    from service.moda.data import load_dataset
+    from service.moda.nets import ArchConfig, build_model
+
+    torch.manual_seed(1)
+    weak = build_model(ArchConfig("mlp", load_dataset("digits").input_spec, 10))  # untrained: every class is weak
+    torch.save(weak.state_dict(), tmp_path / "weak.pt")
+    uploaded = moda("--url", hub.url, "upload", str(tmp_path / "weak.pt"), "--arch", "mlp", "--dataset", "digits",
+                    "--labels", *[str(i) for i in range(10)], "--name", "weak-mlp", "--wait", "-q")  # fmt: skip
+    assert uploaded.code == 0, uploaded.err
+
+    repaired = moda("--url", hub.url, "replace", uploaded.value("model"), "--class", "1",
+                    "--module", modules[1]["id"], "--classes", "0,1,2", "--wait")  # fmt: skip
+    assert repaired.code == 0, repaired.err
+    composition = api.get(f"/v1/compositions/{repaired.value('composition')}").raise_for_status().json()
+    assert composition["strategy"] == "replace"
+    assert modules[1]["id"] in composition["module_ids"]
+    assert repaired.value("classes") == ", ".join(c["label"] for c in composition["classes"])
+
+    refused = moda("--url", hub.url, "replace", uploaded.value("model"), "--class", "1", "--module", "nope")
+    assert refused.code == 1 and refused.err.startswith("error: NOT_FOUND: "), refused.err

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import http.server
+import io
 import json
 import re
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -15,9 +20,10 @@ from service.cli.compose import accuracy_text
 from service.cli.follow import follow_job, parse_events
 from service.cli.http import ApiError, HubClient, Unreachable
 from service.cli.main import build_parser
+from service.cli.options import help_text
 from service.cli.progress import JobProgress, check_succeeded, describe_progress, training_postfix
 from service.cli.tables import duration, key_values, table
-from tests.cli.helpers import REPO
+from tests.cli.helpers import REPO, moda
 
 
 def test_table_aligns_text_left_and_numbers_right() -> None:
@@ -163,3 +169,157 @@ def test_accuracy_says_why_it_was_not_measured() -> None:
     uncalibrated = accuracy_text({"strategy": "concat", "accuracy": None})  # `--calibration none` across models
     assert "not on the server" not in uncalibrated
     assert uncalibrated.startswith("not measured (uncalibrated compositions of several models are not tested")
+
+
+# the terminal-fitting CLI -------------------------------------------------------------------------
+
+MODEL_ROW = ["6711847a" * 4, "fashion-mnist-lenet5", 12, "lenet5", 10, "MODA α1 β1 γ0.3", "91.23%", "61,706",
+             "2026-12-07 02:17:00"]  # fmt: skip
+MODEL_HEADERS = ["ID", "NAME", "VERSION", "ARCH", "CLASSES", "TRAINING", "ACCURACY", "PARAMS", "CREATED"]
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_table_fits_the_width_and_never_breaks_an_id(width: int) -> None:
+    text = table(MODEL_HEADERS, [MODEL_ROW, MODEL_ROW], width=width, optional=["CREATED", "CLASSES", "ARCH"])
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= width, text
+    assert sum(line.startswith(MODEL_ROW[0] + " ") for line in lines) == 2, text
+    assert "ACCURACY" in lines[0] and "91.23%" in text
+
+
+def test_table_leaves_out_optional_columns_only_when_it_must() -> None:
+    wide = table(MODEL_HEADERS, [MODEL_ROW], width=200, optional=["CREATED"])
+    assert wide.splitlines()[0].split() == MODEL_HEADERS
+    narrow = table(MODEL_HEADERS, [MODEL_ROW], width=100, optional=["CREATED", "CLASSES", "ARCH"])
+    assert "CREATED" not in narrow and "2026-12-07" not in narrow
+    assert "NAME" in narrow and "ACCURACY" in narrow
+
+
+def _snapshots() -> list[dict]:
+    training = [_job("running", stage="training", epoch=e, epochs=4, ce=0.5, affinity=0.3, dispersion=0.1,
+                     compactness=0.05, test_accuracy=90.0 + e) for e in range(1, 4)]  # fmt: skip
+    # Progress fields merge: the decomposing job still carries its last training figures.
+    decomposing = [_job("running", stage="modularizing", epoch=3, epochs=4, ce=0.5, test_accuracy=93.0,
+                        module=m, modules=5) for m in range(1, 6)]  # fmt: skip
+    return training + decomposing
+
+
+def test_redirected_progress_is_plain_lines_with_eta_and_one_stages_figures(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bars = JobProgress()
+    for snapshot in _snapshots():
+        bars.update(snapshot)
+    bars.close(completed=True)
+    drawn = capsys.readouterr().err
+    assert "\r" not in drawn and "\x1b" not in drawn, "no terminal frames in a redirected log"
+    lines = drawn.splitlines()
+    assert lines[0].startswith("training epoch 1/4 ") and " eta " in lines[0] and "acc 91.00%" in lines[0]
+    assert "training epoch 4/4" in drawn, "a stage that moved on is drawn complete"
+    modularizing = [line for line in lines if line.startswith("modularizing")]
+    assert [line.split()[2] for line in modularizing] == ["1/5", "2/5", "3/5", "4/5", "5/5"]
+    assert not [line for line in modularizing if "ce " in line or "acc" in line], "stale training figures"
+
+
+def test_terminal_progress_draws_bars_with_eta() -> None:
+    from rich.console import Console
+
+    screen = io.StringIO()
+    bars = JobProgress(console=Console(file=screen, force_terminal=True, width=80, color_system=None))
+    for snapshot in _snapshots():
+        bars.update(snapshot)
+    bars.close(completed=True)
+    frames = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.getvalue()).replace("\r", "\n").splitlines()
+    final = [line for line in frames if line.strip()][-2:]
+    assert final[0].startswith("training epoch 4/4") and "eta" in final[0] and "━" in final[0]
+    assert final[1].startswith("modularizing module 5/5") and "ce " not in final[1]
+    assert all(len(line) <= 80 for line in frames)
+
+
+def test_every_option_says_its_default_and_the_service_commands_describe_themselves() -> None:
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for name, parser in commands.choices.items():
+        assert parser.description and parser.description != parser.format_usage(), name
+        for action in parser._actions:
+            if not action.option_strings or action.nargs == 0 or action.required:
+                continue  # flags (off unless given) and required options have no default to say
+            assert "default" in help_text(action), f"moda {name} {action.option_strings[0]}: {action.help}"
+    serve = _command("serve").format_help()
+    assert "MODA_API_PROCESSES" in serve
+    assert re.search(r"--port PORT\s+TCP port \(env MODA_PORT, default: \d+\)", serve)
+    assert re.search(r"--host HOST\s+.*\(env MODA_HOST, default: \S+\)", serve)
+    assert "env MODA_URL, default http://127.0.0.1:8000" in _command("models").format_help()
+
+
+class _ArchiveServer(http.server.BaseHTTPRequestHandler):
+    """GET /v1/compositions/c1/export?format=triton answers an archive; anything else a coded 404."""
+
+    def do_GET(self) -> None:
+        if self.path == "/v1/compositions/c1/export?format=triton":
+            self.send_response(200)
+            self.send_header("content-type", "application/gzip")
+            self.send_header("content-disposition", 'attachment; filename="../../c1-triton.tar.gz"')
+            self.end_headers()
+            self.wfile.write(ARCHIVE)
+            return
+        body = json.dumps({"error": {"code": "NOT_FOUND", "message": "composition 'c2' not found"}}).encode()
+        self.send_response(404)
+        self.send_header("content-type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+ARCHIVE = bytes(range(256)) * 40
+
+
+@pytest.fixture
+def archive_server() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ArchiveServer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_export_saves_the_archive_under_the_name_the_service_gives(
+    archive_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    saved = moda("--url", archive_server, "export", "c1")
+    assert saved.code == 0, saved.err
+    assert (tmp_path / "c1-triton.tar.gz").read_bytes() == ARCHIVE  # the name only: never a path it chose
+    assert f"saved c1-triton.tar.gz ({len(ARCHIVE):,} bytes)" in saved.out
+
+    again = moda("--url", archive_server, "export", "c1")
+    assert again.code == 2 and "exists; pass --force" in again.err
+    forced = moda("--url", archive_server, "export", "c1", "-o", str(tmp_path / "model.tgz"), "--force", "--json")
+    assert forced.code == 0 and json.loads(forced.out)["bytes"] == len(ARCHIVE)
+    assert (tmp_path / "model.tgz").read_bytes() == ARCHIVE
+
+    missing = moda("--url", archive_server, "export", "c2")
+    assert (missing.code, missing.out) == (1, "")
+    assert missing.err.strip() == "error: NOT_FOUND: composition 'c2' not found"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c1-triton.tar.gz", "model.tgz"], "no partial files"
+
+
+def test_a_listing_that_is_not_on_a_terminal_keeps_one_line_per_row() -> None:
+    # stdout is pytest's capture here, not a terminal, and COLUMNS is unset: no width to fit.
+    text = table(MODEL_HEADERS, [MODEL_ROW], optional=["CREATED"])
+    assert len(text.splitlines()) == 2 and text.splitlines()[1].endswith("2026-12-07 02:17:00")
+
+
+def test_a_repeated_snapshot_draws_no_new_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """Polling (when the event stream is cut) sees the same state many times: one line for it."""
+    bars = JobProgress()
+    for snapshot in [_snapshots()[0]] * 3 + [_snapshots()[1]]:
+        bars.update(snapshot)
+    bars.close()
+    assert [line.split()[2] for line in capsys.readouterr().err.splitlines()] == ["1/4", "2/4"]
+    assert describe_progress(_snapshots()[-1]) == "modularizing module 5/5", "no training figures"
+

@@ -12,6 +12,30 @@ DOCKERFILE = REPO / "docker" / "Dockerfile"
 ENTRYPOINT = REPO / "docker" / "entrypoint.sh"
 HEALTHCHECK = REPO / "docker" / "healthcheck.py"
 DOCKERIGNORE = REPO / ".dockerignore"
+ENV_EXAMPLE = REPO / ".env.example"
+# What a user fills into .env for the required variables (.env.example leaves them blank).
+FILLED_ENV = {"POSTGRES_PASSWORD": "s3cret-pw", "MODA_API_KEY": "k3y"}
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
+
+
+class MissingVariable(KeyError):
+    """A `${VAR:?message}` (or `${VAR?message}`) whose variable is unset or, with `:`, empty."""
+
+
+def interpolate(text: str, env: dict[str, str]) -> str:
+    """Compose's `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?err}` and `${VAR?err}`."""
+
+    def value(match: re.Match[str]) -> str:
+        name, operator, argument = match.group(1), match.group(2), match.group(3)
+        found = env.get(name)
+        missing = found is None or (found == "" and bool(operator) and operator.startswith(":"))
+        if operator and operator.endswith("?") and missing:
+            raise MissingVariable(f"{name}: {argument}")
+        if operator and operator.endswith("-") and missing:
+            return argument
+        return found or ""
+
+    return _VARIABLE.sub(value, text)
 
 
 @dataclass(frozen=True)

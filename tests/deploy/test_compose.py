@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from typing import Any
@@ -11,7 +12,15 @@ from urllib.parse import urlparse
 import pytest
 
 from service.config import Settings
-from tests.deploy.deploy_files import COMPOSE_FILE, REPO, moda_variables
+from tests.deploy.deploy_files import (
+    COMPOSE_FILE,
+    DOCKERIGNORE,
+    FILLED_ENV,
+    REPO,
+    MissingVariable,
+    interpolate,
+    moda_variables,
+)
 
 SERVICES = {"postgres", "redis", "migrate", "api", "worker"}
 MODA_SERVICES = ("migrate", "api", "worker")  # the ones that run the image
@@ -20,7 +29,7 @@ SCALABLE = ("api", "worker")
 EXPECTED_ENV = {
     "MODA_EXECUTOR": "celery",
     "MODA_BROKER_URL": "redis://redis:6379/0",
-    "MODA_DATABASE_URL": "postgresql+psycopg://moda:moda@postgres:5432/moda",
+    "MODA_DATABASE_URL": f"postgresql+psycopg://moda:{FILLED_ENV['POSTGRES_PASSWORD']}@postgres:5432/moda",
     "MODA_ARTIFACTS_URL": "file:///data/artifacts",
 }
 
@@ -74,6 +83,7 @@ def test_compose_cli_validates_the_file(command: list[str] | None) -> None:
     if command is None:
         pytest.skip("neither `docker-compose` nor `docker compose` is on PATH: only the structure is checked")
     env = {k: v for k, v in os.environ.items() if k not in ("COMPOSE_FILE", "COMPOSE_PROJECT_NAME")}
+    env |= FILLED_ENV  # what .env gives it
     result = subprocess.run(
         [*command, "-f", str(COMPOSE_FILE), "config", "-q"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
@@ -87,7 +97,7 @@ def test_services(compose: dict[str, Any]) -> None:
 
 def test_postgres_is_16_on_a_named_volume_with_pg_isready(compose: dict[str, Any]) -> None:
     postgres = compose["services"]["postgres"]
-    assert postgres["image"].startswith("postgres:16")
+    assert postgres["image"].startswith("postgres:16.")
     data = mounts(postgres)["/var/lib/postgresql/data"]
     assert data in compose["volumes"], "PostgreSQL's data must be on a named volume"
     assert "pg_isready" in healthcheck_test(postgres)
@@ -207,3 +217,54 @@ def test_each_service_environment_makes_valid_settings(
     assert settings.broker_url == EXPECTED_ENV["MODA_BROKER_URL"]
     if name == "api":
         assert settings.workers == 0
+
+
+# --- pins, secrets and threads ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["postgres", "redis"])
+def test_images_are_pinned_to_an_exact_release(compose: dict[str, Any], name: str) -> None:
+    image = compose["services"][name]["image"]
+    # name:MAJOR.MINOR[.PATCH][-suite][@sha256:...]: a floating tag (16, 7, latest) changes under a deploy.
+    assert re.fullmatch(rf"{name}:\d+\.\d+(\.\d+)?(-[a-z]+)?(@sha256:[0-9a-f]{{64}})?", image), image
+
+
+def test_secrets_come_from_the_env_file_not_the_compose_file(env_example: dict[str, str]) -> None:
+    text = COMPOSE_FILE.read_text()
+    with pytest.raises(MissingVariable, match="POSTGRES_PASSWORD"):
+        interpolate(text, env_example | {"MODA_API_KEY": "k"})  # .env.example's blank password
+    with pytest.raises(MissingVariable, match="MODA_API_KEY"):
+        interpolate(text, env_example | {"POSTGRES_PASSWORD": "p"})
+    assert FILLED_ENV["POSTGRES_PASSWORD"] not in text
+
+
+def test_the_env_file_example_lists_every_variable_the_compose_file_reads(env_example: dict[str, str]) -> None:
+    used = set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", COMPOSE_FILE.read_text()))
+    assert used <= set(env_example), f"not in .env.example: {sorted(used - set(env_example))}"
+    assert not [v for v in FILLED_ENV if env_example[v]], ".env.example must not ship a secret"
+
+
+def test_the_env_file_is_neither_committed_nor_sent_to_the_build() -> None:
+    assert ".env" in (REPO / ".gitignore").read_text().splitlines()
+    assert ".env" in DOCKERIGNORE.read_text().splitlines()
+
+
+def test_the_password_postgres_gets_is_the_one_the_services_connect_with(compose: dict[str, Any]) -> None:
+    password = env_of(compose["services"]["postgres"])["POSTGRES_PASSWORD"]
+    assert password == FILLED_ENV["POSTGRES_PASSWORD"]
+    for name in MODA_SERVICES:
+        assert urlparse(env_of(compose["services"][name])["MODA_DATABASE_URL"]).password == password
+
+
+@pytest.mark.parametrize("name", SCALABLE)
+def test_each_container_sets_its_threads(compose: dict[str, Any], name: str) -> None:
+    env = env_of(compose["services"][name])
+    assert int(env["OMP_NUM_THREADS"]) >= 1
+    if name == "api":  # 0 would mean one API process per core of the whole host, in every replica
+        assert int(env["MODA_API_PROCESSES"]) >= 1
+
+
+def test_the_compose_file_documents_podman() -> None:
+    header = COMPOSE_FILE.read_text().split("\nx-moda-image", 1)[0]
+    assert "podman compose" in header
+    assert "--format docker" in header, "podman's OCI images drop HEALTHCHECK"

@@ -22,9 +22,9 @@ import pytest
 from service.config import Settings
 from tests.deploy.deploy_files import DOCKERIGNORE, ENTRYPOINT, HEALTHCHECK, REPO, Instruction
 
-CPU_TORCH = "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
+CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 ROLES = {
-    "api": ["serve", "--host", "0.0.0.0", "--port", "8000"],
+    "api": ["serve"],  # on MODA_HOST:MODA_PORT, which the image sets
     "worker": ["worker"],
     "migrate": ["migrate"],
 }
@@ -52,9 +52,19 @@ def entrypoint_roles() -> dict[str, list[str]]:
 # --- Dockerfile -----------------------------------------------------------------------------------
 
 
-def test_base_image(dockerfile: list[Instruction]) -> None:
+def image_env(dockerfile: list[Instruction]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for instruction in (i for i in dockerfile if i.keyword == "ENV"):
+        env |= dict(re.findall(r"\b([A-Z_][A-Z0-9_]*)=(\S+)", instruction.args))
+    return env
+
+
+def test_base_image_is_pinned_to_an_exact_python_311_release(dockerfile: list[Instruction]) -> None:
     froms = [i.args for i in dockerfile if i.keyword == "FROM"]
-    assert froms == ["python:3.11-slim"]
+    assert froms == ["${PYTHON_IMAGE}"]
+    (default,) = [i.args for i in dockerfile if i.keyword == "ARG" and i.args.startswith("PYTHON_IMAGE=")]
+    # An exact patch release and Debian suite (a digest, when added, follows them): never a floating tag.
+    assert re.fullmatch(r"PYTHON_IMAGE=python:3\.11\.\d+-slim-[a-z]+(@sha256:[0-9a-f]{64})?", default), default
 
 
 def test_runs_as_a_non_root_user(dockerfile: list[Instruction]) -> None:
@@ -66,23 +76,41 @@ def test_runs_as_a_non_root_user(dockerfile: list[Instruction]) -> None:
     ), "install as root first, then drop privileges"
 
 
-def test_torch_comes_from_the_cpu_index_before_the_other_dependencies(dockerfile: list[Instruction]) -> None:
-    torch = index_of(dockerfile, "RUN", re.escape(CPU_TORCH))
-    deps = index_of(dockerfile, "RUN", r"pip install -r")
-    assert torch < deps
+def test_dependencies_come_from_the_runtime_lock_with_the_cpu_index(dockerfile: list[Instruction]) -> None:
+    deps = dockerfile[index_of(dockerfile, "RUN", r"pip install .*-r requirements\.lock")]
+    assert f"--extra-index-url {CPU_INDEX}" in deps.args, "the lock's torch +cpu lives on the CPU index"
+    assert "--index-url" not in deps.args.replace("--extra-index-url", ""), "PyPI must stay the main index"
+    locked = (REPO / "requirements.lock").read_text()
+    assert re.search(r"^torch==2\.13\.0\+cpu$", locked, flags=re.MULTILINE)
     pinned = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
-    assert "torch==2.13.0" in pinned, "the Dockerfile's torch pin must match pyproject.toml"
+    assert "torch==2.13.0" in pinned, "the lock's torch must be pyproject.toml's"
     other_index = [i for i in dockerfile if i.keyword == "RUN" and "download.pytorch.org" in i.args]
     assert all("/whl/cpu" in i.args for i in other_index)
 
 
+def test_data_is_a_volume_owned_by_the_runtime_user(dockerfile: list[Instruction]) -> None:
+    volumes = [i.args for i in dockerfile if i.keyword == "VOLUME"]
+    assert volumes in (["/data"], ['["/data"]'])
+    assert image_env(dockerfile)["MODA_HOME"] == "/data"
+    volume = index_of(dockerfile, "VOLUME", r"/data")
+    chown = index_of(dockerfile, "RUN", r"chown -R moda:moda /data")
+    assert chown < volume, "a VOLUME's content is fixed where it is declared: chown it first"
+
+
+def test_serves_on_all_interfaces_with_one_thread_per_process(dockerfile: list[Instruction]) -> None:
+    env = image_env(dockerfile)
+    assert env["MODA_HOST"] == "0.0.0.0", "the api must be reachable from outside its container"
+    assert env["MODA_PORT"] in {i.args for i in dockerfile if i.keyword == "EXPOSE"}
+    assert env["OMP_NUM_THREADS"].isdigit(), "each container sets its thread count"
+
+
 def test_dependency_layer_is_cached_apart_from_the_source(dockerfile: list[Instruction]) -> None:
-    pyproject = index_of(dockerfile, "COPY", r"^pyproject\.toml \./?$")
-    deps = index_of(dockerfile, "RUN", r"pip install -r")
+    lock = index_of(dockerfile, "COPY", r"^requirements\.lock \./?$")
+    deps = index_of(dockerfile, "RUN", r"pip install .*-r requirements\.lock")
     first_source = min(
         index_of(dockerfile, "COPY", rf"^{package}\b") for package in ("service", "modules_store")
     )
-    assert pyproject < deps < first_source, "COPY pyproject.toml, install dependencies, then COPY the source"
+    assert lock < deps < first_source, "COPY the lock, install dependencies, then COPY the source"
     project = index_of(dockerfile, "RUN", r"pip install --no-deps \.")
     assert project > first_source
 
@@ -94,12 +122,12 @@ def test_copies_every_package_the_project_installs(dockerfile: list[Instruction]
     assert packages <= copied, f"not copied into the image: {packages - copied}"
 
 
-def test_healthcheck_hits_healthz(dockerfile: list[Instruction]) -> None:
+def test_healthcheck_runs_the_script_without_a_fixed_port(dockerfile: list[Instruction]) -> None:
     checks = [i for i in dockerfile if i.keyword == "HEALTHCHECK"]
     assert len(checks) == 1
     command = exec_form(checks[0])
-    assert any(word.endswith("/healthz") for word in command)
-    script = command[1]  # python <script> <url>
+    assert not any("://" in word for word in command), "a URL in the check would fix the port"
+    script = command[1]  # python <script>
     copied = next(i for i in dockerfile if i.keyword == "COPY" and i.args.endswith(f" {script}"))
     assert "docker/healthcheck.py" in copied.args
 
@@ -222,13 +250,32 @@ def http_server() -> Iterator[str]:
 def test_healthcheck_of_the_api(
     healthcheck: ModuleType, http_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(healthcheck, "runs_api", lambda: True)
+    monkeypatch.setattr(healthcheck, "serve_argv", lambda: [b"moda", b"serve"])
     assert healthcheck.main(["check", f"{http_server}/healthz"]) == 0
     assert healthcheck.main(["check", f"{http_server}/down"]) == 1
     closed = http_server.rsplit(":", 1)[0] + ":1"
     assert healthcheck.main(["check", f"{closed}/healthz"]) == 1
 
 
+@pytest.mark.parametrize("form", ["--port", "--port=", "MODA_PORT"])
+def test_healthcheck_finds_the_port_the_api_serves_on(
+    healthcheck: ModuleType, http_server: str, monkeypatch: pytest.MonkeyPatch, form: str
+) -> None:
+    port = http_server.rsplit(":", 1)[1]
+    argv = {
+        "--port": [b"/usr/local/bin/moda", b"serve", b"--port", port.encode()],
+        "--port=": [b"python", b"-m", b"service", b"serve", f"--port={port}".encode()],
+        "MODA_PORT": [b"/usr/local/bin/moda", b"serve"],
+    }[form]
+    monkeypatch.setenv("MODA_PORT", port if form == "MODA_PORT" else "1")
+    monkeypatch.setattr(healthcheck, "serve_argv", lambda: argv)
+    assert healthcheck.main(["check"]) == 0
+    monkeypatch.setenv("MODA_PORT", "1")
+    monkeypatch.setattr(healthcheck, "serve_argv", lambda: [b"moda", b"serve"])
+    assert healthcheck.main(["check"]) == 1, "nothing listens on MODA_PORT=1"
+
+
 def test_healthcheck_passes_for_other_roles(healthcheck: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(healthcheck, "runs_api", lambda: False)
+    monkeypatch.setattr(healthcheck, "serve_argv", lambda: None)
     assert healthcheck.main(["check", "http://127.0.0.1:1/healthz"]) == 0
+    assert healthcheck.main(["check"]) == 0

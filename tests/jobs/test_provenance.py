@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from modules_store import MAX_PAGE_LIMIT, NewModule, open_store
+from modules_store import MAX_PAGE_LIMIT, NewModel, NewModule, open_store
 from service.jobs.calibrate import _provenance_modules
 
 
 def test_a_class_listed_beyond_the_first_page_of_modules_is_found(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'r.db'}")
-    model = store.create_model(
+    model = store.create_model(NewModel(
         name="many-taus", arch="mlp", arch_config={}, input_spec={}, labels=["a", "b"], alpha=1.0, beta=1.0,
         gamma=0.3, weights_sha256="0" * 64,
-    )  # fmt: skip
+    ))  # fmt: skip
     taus = [(i + 1) / (MAX_PAGE_LIMIT + 1) for i in range(MAX_PAGE_LIMIT + 1)]
     store.create_modules([
         NewModule(model_id=model.id, class_index=c, label="ab"[c], tau=tau, mask_sha256="1" * 64, params=1,

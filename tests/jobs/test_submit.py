@@ -1,43 +1,15 @@
-"""Finding the job already under way for the same work: queued or running jobs only, on any page."""
+"""submit_job: the same work asked for again while it is under way is the job already doing it."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
-from modules_store import MAX_PAGE_LIMIT, JobStatus, open_store
-from service.jobs.submit import job_in_flight
+from service.jobs.kinds import parse_params
+from service.jobs.submit import params_key
 
 
-def wanted(params: dict[str, Any]) -> bool:
-    return params.get("wanted", False)
-
-
-def test_only_a_queued_or_running_job_is_in_flight(tmp_path: Path) -> None:
-    store = open_store(f"sqlite:///{tmp_path / 'r.db'}")
-    for status in (JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.SUCCEEDED):
-        job = store.create_job("calibrate", {"wanted": True})
-        if status is JobStatus.CANCELLED:
-            store.request_cancel(job.id)
-        else:
-            store.claim_job("w", job_id=job.id)
-            store.finish_job(job.id, status)
-    store.create_job("replace", {"wanted": True})  # another kind
-    store.create_job("calibrate", {"wanted": False})
-    assert job_in_flight(store, "calibrate", wanted) is None
-
-    queued = store.create_job("calibrate", {"wanted": True})
-    assert job_in_flight(store, "calibrate", wanted) == queued
-    running = store.claim_job("w", job_id=queued.id)
-    assert running is not None and job_in_flight(store, "calibrate", wanted) == running
-    # Still running until its worker notices, but it will make nothing: not in flight.
-    assert store.request_cancel(running.id).status is JobStatus.RUNNING
-    assert job_in_flight(store, "calibrate", wanted) is None
-
-
-def test_a_job_in_flight_is_found_beyond_the_first_page(tmp_path: Path) -> None:
-    store = open_store(f"sqlite:///{tmp_path / 'r.db'}")
-    oldest = store.create_job("calibrate", {"wanted": True})
-    for _ in range(MAX_PAGE_LIMIT):  # newer jobs first: the oldest is on the second page
-        store.create_job("calibrate", {"wanted": False})
-    assert job_in_flight(store, "calibrate", wanted) == oldest
+def test_params_key_is_the_parameters_whatever_their_order_or_defaults() -> None:
+    first = parse_params("modularize", {"model_id": "m1", "tau": 0.5})
+    same = parse_params("modularize", {"tau": 0.5, "model_id": "m1", "dataset": None})
+    other = parse_params("modularize", {"model_id": "m1", "tau": 0.6})
+    assert params_key("modularize", first) == params_key("modularize", same)
+    assert params_key("modularize", first) != params_key("modularize", other)
+    assert params_key("modularize", first) != params_key("calibrate", first)

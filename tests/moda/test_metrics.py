@@ -8,7 +8,7 @@ from torch import nn
 
 from service.moda.compose import KeepPlan, keep_plan
 from service.moda.decompose import ClassMask
-from service.moda.metrics import count_macs, mean_overlap, module_sizes, restricted_accuracy
+from service.moda.metrics import count_macs, mean_overlap, module_sizes, overlap_matrix, restricted_accuracy
 from tests.moda.helpers import SHAPES, random_model
 
 
@@ -45,6 +45,11 @@ def test_overlap_and_sizes_on_an_mlp() -> None:
     overlap = mean_overlap(model, [a, b])
     assert overlap.shared == pytest.approx(shared / total)
     assert overlap.jaccard == pytest.approx(shared / (size_a + size_b - shared))
+    matrix = overlap_matrix(model, [a, b])
+    assert [o.shared for row in matrix for o in row] == pytest.approx(
+        [size_a / total, shared / total, shared / total, size_b / total]
+    )
+    assert [o.jaccard for row in matrix for o in row] == pytest.approx([1.0, overlap.jaccard, overlap.jaccard, 1.0])
 
 
 def test_macs_of_conv_and_linear_layers() -> None:

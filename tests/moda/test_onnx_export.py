@@ -9,10 +9,10 @@ import onnx
 import pytest
 import torch
 
-from service.errors import HubError
 from service.moda import onnx_export
 from service.moda.compose import compose, keep_plan
 from service.moda.decompose import activation_rates, class_masks
+from service.moda.errors import ExportMismatch
 from service.moda.nets import ARCHITECTURES
 from service.moda.onnx_export import INPUT_NAME, OPSET, OUTPUT_NAME, export_onnx, onnx_session
 from tests.moda.helpers import SHAPES, random_model, random_pixels
@@ -79,5 +79,5 @@ def test_an_export_that_disagrees_is_refused(monkeypatch: pytest.MonkeyPatch) ->
             return [out + 1.0 for out in self.session.run(outputs, feeds)]
 
     monkeypatch.setattr(onnx_export, "onnx_session", Off)
-    with pytest.raises(HubError, match="diverges"):
+    with pytest.raises(ExportMismatch, match="diverges"):
         export_onnx(model, ["a", "b", "c"], [0, 1, 2])

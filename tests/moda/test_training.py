@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from service.errors import HubError
 from service.moda.data import load_dataset
+from service.moda.errors import InvalidInput
 from service.moda.nets import ArchConfig, build_model
 from service.moda.training import EpochMetrics, TrainConfig, TrainingHooks, default_batch_size, train
 
@@ -86,7 +86,7 @@ def test_stop_request_ends_the_run_within_one_batch(digits) -> None:
 
 def test_a_diverging_run_stops_with_a_clear_error_instead_of_nan_weights(digits) -> None:
     hooks = Recorder()
-    with pytest.raises(HubError, match=r"training diverged in epoch 1 .*: try a lower lr than 1e\+12"):
+    with pytest.raises(InvalidInput, match=r"training diverged in epoch 1 .*: try a lower lr than 1e\+12"):
         train(fresh_mlp(digits), digits, TrainConfig(epochs=3, lr=1e12), hooks)
     assert hooks.epochs == []  # no epoch of NaN metrics reported as if it were progress
 

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import URL
 
-from modules_store import Model, Module, NewModule, SqlStore
+from modules_store import Model, Module, NewModel, NewModule, SqlStore
 from tests.servers import POSTGRES_URL_ENV, scratch_database, server_url
 
 BACKENDS = [
@@ -103,7 +103,8 @@ def make_model(store: SqlStore) -> Callable[..., Model]:
             "metrics": {"accuracy": 0.97},
         }
         fields.update(overrides)
-        return (on or store).create_model(name=name, **fields)
+        modules = fields.pop("modules", ())
+        return (on or store).create_model(NewModel(name=name, **fields), modules=modules)
 
     return make
 

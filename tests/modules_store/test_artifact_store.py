@@ -152,3 +152,15 @@ def test_unsupported_artifact_urls(url: str, mentions: str) -> None:
     assert error.value.code == "INVALID_ARGUMENT"
     assert mentions in error.value.message
     assert url == "" or "file://" in error.value.message  # says what is supported
+
+
+def test_delete_removes_the_file_and_its_verification(artifacts: LocalArtifactStore) -> None:
+    sha = artifacts.put_bytes(b"a reclaimed graph")
+    artifacts.local_path(sha)  # verified once: the deletion must not leave that behind
+    assert artifacts.delete(sha) is True
+    assert not artifacts.exists(sha) and not artifacts.path_for(sha).exists()
+    with pytest.raises(StoreError) as error:
+        artifacts.local_path(sha)
+    assert error.value.code == "NOT_FOUND"
+    assert artifacts.delete(sha) is False
+    assert artifacts.put_bytes(b"a reclaimed graph") == sha and artifacts.get_bytes(sha) == b"a reclaimed graph"

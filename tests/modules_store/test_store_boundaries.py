@@ -20,7 +20,7 @@ from modules_store import (
     Unavailable,
     open_store,
 )
-from modules_store.errors import StoreErrorCode
+from modules_store.errors import CodedError, ErrorCode
 
 REPO = Path(__file__).resolve().parents[2]
 FORBIDDEN = {"torch", "fastapi", "service", "onnxruntime", "starlette"}
@@ -72,9 +72,10 @@ def test_each_error_carries_its_code(error_type: type[StoreError], code: str) ->
     assert str(error) == f"{code}: what happened"
 
 
-def test_store_codes_are_in_the_service_vocabulary() -> None:
+def test_the_store_and_the_service_share_one_error_root_and_vocabulary() -> None:
     errors = pytest.importorskip("service.errors")
-    assert {code.value for code in StoreErrorCode} <= {code.value for code in errors.ErrorCode}
+    assert errors.ErrorCode is ErrorCode
+    assert issubclass(StoreError, CodedError) and issubclass(errors.HubError, CodedError)
 
 
 def test_offsets_beyond_sql_bigint_are_invalid_arguments(tmp_path: Path) -> None:

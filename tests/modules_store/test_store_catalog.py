@@ -15,11 +15,14 @@ import pytest
 from modules_store import (
     MAX_PAGE_LIMIT,
     Composition,
+    CompositionClass,
     Model,
     Module,
+    NewComposition,
     NewModule,
     SqlStore,
     StoreError,
+    Strategy,
     composition_id,
 )
 
@@ -323,27 +326,31 @@ def test_list_modules_orders_filters_and_pages(
 # -- compositions -----------------------------------------------------------------------------
 
 
-def _compose(store: SqlStore, modules: list[Module], strategy: str = "prune") -> tuple[Composition, bool]:
+def _compose(
+    store: SqlStore, modules: list[Module], strategy: Strategy = Strategy.PRUNE
+) -> tuple[Composition, bool]:
     ids = [module.id for module in modules]
     return store.create_composition(
-        composition_id=composition_id(ids, strategy),
-        strategy=strategy,
-        module_ids=ids,
-        classes=[
-            {
-                "index": position,
-                "label": module.label,
-                "module_id": module.id,
-                "model_id": module.model_id,
-                "class_index": module.class_index,
-            }
-            for position, module in enumerate(modules)
-        ],
-        input_spec=SPEC,
-        onnx_sha256="c" * 64,
-        params=1234,
-        size_ratio=0.25,
-        macs=5_000_000_000,  # beyond 32 bits
+        NewComposition(
+            id=composition_id(ids, strategy),
+            strategy=strategy,
+            module_ids=ids,
+            classes=[
+                CompositionClass(
+                    index=position,
+                    label=module.label,
+                    module_id=module.id,
+                    model_id=module.model_id,
+                    class_index=module.class_index,
+                )
+                for position, module in enumerate(modules)
+            ],
+            input_spec=SPEC,
+            onnx_sha256="c" * 64,
+            params=1234,
+            size_ratio=0.25,
+            macs=5_000_000_000,  # beyond 32 bits
+        )
     )
 
 
@@ -356,8 +363,33 @@ def test_create_composition_is_idempotent(
     assert (was_created, created_again) == (True, False)
     assert again == created == store.get_composition(created.id)
     assert created.module_ids == [c.id, a.id, b.id]
-    assert created.classes[0]["label"] == c.label
+    assert created.classes[0] == CompositionClass(
+        index=0, label=c.label, module_id=c.id, model_id=c.model_id, class_index=c.class_index
+    )
+    assert created.strategy is Strategy.PRUNE
     assert created.macs == 5_000_000_000 and created.accuracy is None
+
+
+def test_composition_of_an_unknown_strategy_is_invalid(
+    store: SqlStore, make_model: MakeModel, make_modules: MakeModules
+) -> None:
+    a, *_ = make_modules(make_model())
+    new = NewComposition(
+        id=composition_id([a.id], "stacked"),
+        strategy="stacked",  # type: ignore[arg-type]  # what an untyped caller could pass
+        module_ids=[a.id],
+        classes=[],
+        input_spec=SPEC,
+        onnx_sha256="c" * 64,
+        params=1,
+        size_ratio=0.1,
+        macs=1,
+    )
+    with pytest.raises(StoreError) as error:
+        store.create_composition(new)
+    assert _code(error) == "INVALID_ARGUMENT"
+    assert "stacked" in error.value.message and "calibrated" in error.value.message
+    assert store.list_compositions().total == 0
 
 
 def test_composition_of_missing_modules_is_not_found(
@@ -366,15 +398,17 @@ def test_composition_of_missing_modules_is_not_found(
     a, *_ = make_modules(make_model())
     with pytest.raises(StoreError) as error:
         store.create_composition(
-            composition_id=composition_id([a.id, "ghost"], "prune"),
-            strategy="prune",
-            module_ids=[a.id, "ghost"],
-            classes=[],
-            input_spec=SPEC,
-            onnx_sha256="c" * 64,
-            params=1,
-            size_ratio=0.1,
-            macs=1,
+            NewComposition(
+                id=composition_id([a.id, "ghost"], Strategy.PRUNE),
+                strategy=Strategy.PRUNE,
+                module_ids=[a.id, "ghost"],
+                classes=[],
+                input_spec=SPEC,
+                onnx_sha256="c" * 64,
+                params=1,
+                size_ratio=0.1,
+                macs=1,
+            )
         )
     assert _code(error) == "NOT_FOUND"
     assert "ghost" in error.value.message
@@ -386,7 +420,7 @@ def test_list_and_update_compositions(
 ) -> None:
     a, b, c, d = make_modules(make_model())
     first, _ = _compose(store, [a, b])
-    second, _ = _compose(store, [c, d], strategy="calibrated")
+    second, _ = _compose(store, [c, d], strategy=Strategy.CALIBRATED)
     page = store.list_compositions(limit=1, offset=1)
     assert (page.total, page.items) == (2, [second])
     updated = store.update_composition_metrics(first.id, {"f1": 0.8}, accuracy=0.91)

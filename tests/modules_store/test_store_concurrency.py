@@ -7,7 +7,17 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from modules_store import Composition, Model, Module, NewModule, SqlStore, StoreError, composition_id
+from modules_store import (
+    Composition,
+    Model,
+    Module,
+    NewComposition,
+    NewModule,
+    SqlStore,
+    StoreError,
+    Strategy,
+    composition_id,
+)
 
 T = TypeVar("T")
 OpenStore = Callable[..., SqlStore]
@@ -55,15 +65,17 @@ def test_racing_creators_of_one_composition_get_one_row(
 
     def create(index: int) -> tuple[Composition, bool]:
         return stores[index].create_composition(
-            composition_id=key,
-            strategy="prune",
-            module_ids=ids,
-            classes=[],
-            input_spec={},
-            onnx_sha256="d" * 64,
-            params=10,
-            size_ratio=0.5,
-            macs=100,
+            NewComposition(
+                id=key,
+                strategy=Strategy.PRUNE,
+                module_ids=ids,
+                classes=[],
+                input_spec={},
+                onnx_sha256="d" * 64,
+                params=10,
+                size_ratio=0.5,
+                macs=100,
+            )
         )
 
     results = run_together(len(stores), create)
@@ -144,3 +156,11 @@ def test_first_open_from_several_processes_migrates_once(database_url: str) -> N
     finally:
         for store in opened:
             store.close()
+
+
+def test_racing_submitters_of_one_dedupe_key_get_one_job(store: SqlStore, open_sql_store: OpenStore) -> None:
+    stores = [open_sql_store(migrate=False) for _ in range(6)]
+    answers = run_together(len(stores), lambda i: stores[i].find_or_create_job("modularize", dedupe_key="split"))
+    assert len({job.id for job, _ in answers}) == 1
+    assert sum(created for _, created in answers) == 1
+    assert store.list_jobs(kind="modularize").total == 1

@@ -231,3 +231,30 @@ def test_list_jobs_newest_first_with_filters(store: SqlStore) -> None:
     with pytest.raises(StoreError) as error:
         store.list_jobs(status="paused")
     assert error.value.code == "INVALID_ARGUMENT"
+
+
+def test_a_dedupe_key_finds_only_the_job_in_flight(store: SqlStore) -> None:
+    job, created = store.find_or_create_job("modularize", {"tau": 0.5}, dedupe_key="split-a")
+    assert created and job.status is JobStatus.QUEUED and job.params == {"tau": 0.5}
+    assert store.find_or_create_job("modularize", {"tau": 0.5}, dedupe_key="split-a") == (job, False)
+    other, created = store.find_or_create_job("modularize", {"tau": 0.5}, dedupe_key="split-b")
+    assert created and other.id != job.id  # another key: another job
+
+    running = _claim(store, "w", job_id=job.id)
+    assert store.find_or_create_job("modularize", dedupe_key="split-a") == (running, False)
+    # Still running until its worker notices, but it will make nothing: no longer in flight.
+    assert store.request_cancel(job.id).status is JobStatus.RUNNING
+    again, created = store.find_or_create_job("modularize", dedupe_key="split-a")
+    assert created and again.id != job.id
+
+    _claim(store, "w", job_id=again.id)
+    assert store.finish_job(again.id, JobStatus.FAILED).status is JobStatus.FAILED
+    third, created = store.find_or_create_job("modularize", dedupe_key="split-a")  # finished: a new one
+    assert created and third.id not in (job.id, again.id)
+    assert store.create_job("modularize").id != third.id  # no key: never deduplicated
+
+
+def test_a_dedupe_key_must_be_text(store: SqlStore) -> None:
+    with pytest.raises(StoreError) as error:
+        store.find_or_create_job("modularize", dedupe_key=" ")
+    assert error.value.code == "INVALID_ARGUMENT"

@@ -14,7 +14,7 @@ from modules_store import SqlStore
 from modules_store.migrate import alembic_config, current_revision, upgrade_schema
 from modules_store.rows import Base
 
-TABLES = {"datasets", "models", "modules", "compositions", "composition_modules", "jobs"}
+TABLES = {"datasets", "models", "modules", "compositions", "composition_modules", "composition_deletions", "jobs"}
 
 
 def _schema_diff(store: SqlStore) -> list[object]:

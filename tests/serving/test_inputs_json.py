@@ -51,6 +51,7 @@ def test_too_many_values_are_refused_before_the_body_is_parsed() -> None:
         ([[True] * 64], "bool"),
         ([["1"] * 64], "str"),
         ([[1.0] * 64, [1.0] * 10], "sample 1 has shape (10,)"),
+        ([[1.0] * 63, [1.0] * 65], "sample 0 has shape (63,)"),  # two samples' worth of numbers, ragged
         ([[1.0] * 63 + [None]], "None"),
         ([[17] * 64], "outside [0, 16]"),
         ([[-1] * 64], "outside [0, 16]"),

@@ -7,13 +7,15 @@ import math
 import numpy as np
 import pytest
 
+from modules_store import CompositionClass
 from service.serving.predictions import softmax, to_predictions
 
-CLASSES = [
-    {"label": "two", "class_index": 2},
-    {"label": "six", "class_index": 6},
-    {"label": "cat", "class_index": 3},
-]
+
+def output(index: int, label: str, class_index: int) -> CompositionClass:
+    return CompositionClass(index=index, label=label, module_id=f"m{index}", model_id="m", class_index=class_index)
+
+
+CLASSES = [output(0, "two", 2), output(1, "six", 6), output(2, "cat", 3)]
 
 
 def test_softmax_values_and_dtype() -> None:
@@ -45,6 +47,6 @@ def test_predictions_carry_label_source_index_and_probabilities() -> None:
 def test_mismatched_or_ambiguous_classes_are_programming_errors() -> None:
     with pytest.raises(ValueError, match="3 output classes"):
         to_predictions(np.zeros((1, 2), dtype=np.float32), CLASSES)
-    twins = [{"label": "3", "class_index": 3}, {"label": "3", "class_index": 3}]
+    twins = [output(0, "3", 3), output(1, "3", 3)]
     with pytest.raises(ValueError, match="unique labels"):
         to_predictions(np.zeros((1, 2), dtype=np.float32), twins)

@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 
 from service.errors import ErrorCode, HubError
+from service.serving.predictions import softmax
 from service.serving.sessions import SessionCache
 from service.serving.v2 import (
     HEADER_LENGTH,
+    classify,
     compute_outputs,
     encode_infer_response,
     model_metadata,
@@ -251,10 +253,24 @@ PARSE_ERRORS = [
         id="request-flag",
     ),
     pytest.param(
-        _json(_request(outputs=[{"name": "probabilities", "parameters": {"classification": 3}}])),
-        ["classification outputs are not supported"],
-        id="classification",
+        _json(_request(outputs=[{"name": "probabilities", "parameters": {"classification": 0}}])),
+        ["'classification' must be a positive integer, got 0"],
+        id="classification-zero",
     ),
+    pytest.param(
+        _json(_request(outputs=[{"name": "logits", "parameters": {"classification": True}}])),
+        ["'classification' must be a positive integer, got True"],
+        id="classification-bool",
+    ),
+    pytest.param(
+        _json(_request(input_parameters={"classification": 2})),
+        ["classification is a parameter of a requested output"],
+        id="classification-on-input",
+    ),
+    # Triton refuses an input whose datatype is not its config's; converting would hide client bugs.
+    pytest.param(_json(_request(input_datatype="FP64")), ["datatype 'FP64'", "expects 'FP32'"], id="fp64"),
+    pytest.param(_json(_request(input_datatype="UINT8")), ["datatype 'UINT8'", "expects 'FP32'"], id="uint8"),
+    pytest.param(_json(_request(input_datatype="BYTES")), ["datatype 'BYTES'", "expects 'FP32'"], id="bytes"),
 ]
 
 
@@ -274,7 +290,6 @@ def test_parse_errors(args: tuple[bytes, int | None], fragments: list[str]) -> N
     ("changes", "fragment"),
     [
         ({"input_shape": [2, 64]}, "data has 64 elements; shape [2, 64] needs 128"),
-        ({"input_datatype": "BYTES"}, "'BYTES' is not supported"),
         ({"input_data": [-1.0] * 64}, "raw pixels on the 0..16 scale"),
     ],
 )
@@ -315,15 +330,60 @@ def test_binary_outputs_must_be_outputs() -> None:
 
 
 def test_model_metadata() -> None:
-    metadata = model_metadata("comp-abc", "1", DIGITS, 3)
+    metadata = model_metadata("comp-abc", "1", DIGITS, ["cat", "dog", "7"])
     ModelMetadata.model_validate(metadata)
+    labels = {"labels": ["cat", "dog", "7"]}
     assert metadata == {
         "name": "comp-abc",
         "versions": ["1"],
-        "platform": "onnx_onnxv1",
+        "platform": "onnxruntime_onnx",
         "inputs": [{"name": "input", "datatype": "FP32", "shape": [-1, 1, 8, 8]}],
         "outputs": [
-            {"name": "logits", "datatype": "FP32", "shape": [-1, 3]},
-            {"name": "probabilities", "datatype": "FP32", "shape": [-1, 3]},
+            {"name": "logits", "datatype": "FP32", "shape": [-1, 3], "parameters": labels},
+            {"name": "probabilities", "datatype": "FP32", "shape": [-1, 3], "parameters": labels},
         ],
+        "parameters": labels,
     }
+
+
+def test_classification_is_tritons_score_index_label_strings() -> None:
+    scores = np.array([[0.1, 0.7, 0.2], [0.5, 0.25, 0.25]], dtype=np.float32)
+    top = classify(scores, 2, ["cat", "dog", "7"])
+    assert top.shape == (2, 2) and top.dtype == np.object_
+    # C's %f (Triton's std::to_string): six decimals; equal scores keep their output order.
+    assert top.tolist() == [["0.700000:1:dog", "0.200000:2:7"], ["0.500000:0:cat", "0.250000:1:dog"]]
+    assert classify(scores, 99, ["cat", "dog", "7"]).shape == (2, 3)  # at most K classes, as Triton
+    assert classify(scores[:1], 1, []).tolist() == [["0.700000:1"]]  # no labels: "score:index"
+
+
+def test_a_classification_request_is_answered_as_bytes_json_and_binary() -> None:
+    body = _request(
+        outputs=[
+            {"name": "probabilities", "parameters": {"classification": 2}},
+            {"name": "logits", "parameters": {"classification": 1, "binary_data": True}},
+        ]
+    )
+    request = parse_infer_request(*_json(body))
+    assert request.classifications == {"probabilities": 2, "logits": 1}
+    logits = np.array([[2.0, 0.0, 1.0]], dtype=np.float32)
+    labels = ["a", "b", "c"]
+    outputs = compute_outputs(logits, request.outputs, request.classifications, labels)
+    response, headers = encode_infer_response("m", "1", None, outputs, request.binary_outputs, labels)
+
+    document, tail = split_response(response, headers)
+    probabilities, top_logit = document["outputs"]
+    assert probabilities["datatype"] == "BYTES" and probabilities["shape"] == [1, 2]
+    assert [entry.split(":")[1:] for entry in probabilities["data"]] == [["0", "a"], ["2", "c"]]
+    assert float(probabilities["data"][0].split(":")[0]) == pytest.approx(float(softmax(logits)[0, 0]), abs=1e-6)
+    assert "labels" not in probabilities.get("parameters", {})  # the strings carry them
+    # Binary BYTES: each element's length as little-endian uint32, then its UTF-8 bytes.
+    assert top_logit["parameters"] == {"binary_data_size": len(tail)}
+    assert tail == len(b"2.000000:0:a").to_bytes(4, "little") + b"2.000000:0:a"
+
+
+def test_numeric_outputs_carry_their_labels() -> None:
+    logits = np.array([[1.0, 2.0]], dtype=np.float32)
+    body, headers = encode_infer_response("m", "1", None, {"logits": logits}, {"logits"}, ["x", "y"])
+    document, _ = split_response(body, headers)
+    (output,) = document["outputs"]
+    assert output["parameters"] == {"labels": ["x", "y"], "binary_data_size": 8}

@@ -2,35 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from functools import partial
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 
-from modules_store import Job, Model, composition_id
 from service.api.deps import (
     ArtifactsDep,
     Authorized,
-    ComposerDep,
-    ExecutorDep,
+    CompositionsDep,
+    DeleterDep,
     Offset,
     SettingsDep,
     StoreDep,
 )
-from service.api.downloads import artifact_response
+from service.api.downloads import artifact_response, content_disposition, stored_bytes
 from service.api.openapi_contract import NOT_MODIFIED, ONNX_DOWNLOAD, errors
 from service.api.schemas import (
     CompositionCreate,
+    CompositionPreviewPublic,
     CompositionPublic,
     JobPublic,
     PagePublic,
     page_of,
 )
-from service.errors import ErrorCode, HubError
-from service.jobs.composer import CALIBRATED, Composer
-from service.jobs.params import CalibrateParams
-from service.jobs.submit import job_in_flight, submit_job
+from service.app.compositions import Pending
+from service.jobs.inspection import CompositionPreview, preview_composition
+from service.serving.triton_export import FORMATS, export_composition
 
 router = APIRouter(tags=["compositions"])
 
@@ -45,58 +44,19 @@ router = APIRouter(tags=["compositions"])
     | errors(400, 404, 507),
     dependencies=[Authorized],
 )
-def create_composition(
-    body: CompositionCreate, composer: ComposerDep, store: StoreDep, executor: ExecutorDep, settings: SettingsDep
-) -> JSONResponse:
+def create_composition(body: CompositionCreate, compositions: CompositionsDep) -> JSONResponse:
     """Compose modules into a smaller classifier (201), or return the existing one (200).
 
     Modules of one model are pruned out of it at once. Modules of several models run each model's
     pruned part once; their logits are calibrated by a `calibrate` job (202, its result names the
     composition; asked again while it is queued or running, the same job) unless `calibration` is
     'none'. The calibration data is part of the composition's identity."""
-    _, models = composer.selection(body.modules)
-    calibrated = len(models) > 1 and body.calibration != "none"
-    if not calibrated and (body.dataset is not None or body.data_dir is not None):
-        one_model = "modules of one model are pruned, not calibrated"
-        why = one_model if len(models) == 1 else "calibration 'none' fits nothing"
-        raise HubError(
-            ErrorCode.INVALID_ARGUMENT, f"dataset and data_dir name calibration data, but {why}: leave them out"
-        )
-    if len(models) == 1:
-        composition, created = composer.compose(body.modules)
-    elif body.calibration == "none":
-        composition, created = composer.concat(body.modules)
-    else:
-        first = next(iter(models.values()))
-        data = composer.data_key(first, body.dataset, body.data_dir)
-        found = composer.existing(composition_id(body.modules, CALIBRATED, data))
-        if found is None:
-            # A repeated request waits for the job already making this composition, not a second one.
-            job = _calibrating(composer, first, body.modules, data)
-            if job is None:
-                # submit_job refuses data the job could not calibrate on (other input, missing
-                # classes) now, rather than queueing a job that would fail.
-                params = {"module_ids": body.modules, "dataset": body.dataset, "data_dir": body.data_dir}
-                job = submit_job(store, executor, settings, "calibrate", params)
-            headers = {"Location": f"/v1/jobs/{job.id}"}
-            return JSONResponse(JobPublic.of(job).model_dump(mode="json"), status_code=202, headers=headers)
-        composition, created = found, False
-    payload = CompositionPublic.of(composition).model_dump(mode="json")
-    return JSONResponse(payload, status_code=201 if created else 200)
-
-
-def _calibrating(composer: Composer, first: Model, module_ids: list[str], data: str) -> Job | None:
-    """The queued or running `calibrate` job of these modules on the data keyed `data`, if any."""
-
-    def same(params: dict[str, Any]) -> bool:
-        try:
-            p = CalibrateParams.model_validate(params)
-            # The same modules in any order have the same first model, so the data keys compare.
-            return set(p.module_ids) == set(module_ids) and composer.data_key(first, p.dataset, p.data_dir) == data
-        except (ValidationError, HubError):
-            return False  # another job's params that no longer parse or resolve: not this request's job
-
-    return job_in_flight(composer.store, "calibrate", same)
+    outcome = compositions.request(body.modules, body.calibration, body.dataset, body.data_dir)
+    if isinstance(outcome, Pending):
+        headers = {"Location": f"/v1/jobs/{outcome.job.id}"}
+        return JSONResponse(JobPublic.of(outcome.job).model_dump(mode="json"), status_code=202, headers=headers)
+    payload = CompositionPublic.of(outcome.composition).model_dump(mode="json")
+    return JSONResponse(payload, status_code=201 if outcome.created else 200)
 
 
 @router.get("/v1/compositions", response_model=PagePublic[CompositionPublic])
@@ -106,6 +66,15 @@ def list_compositions(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> dict:
     return page_of(store.list_compositions(offset=offset, limit=limit), CompositionPublic.of)
+
+
+@router.get("/v1/compositions/preview", response_model=CompositionPreviewPublic, responses=errors(400, 404))
+def preview(
+    modules: Annotated[list[str], Query(min_length=1, description="module ids")], compositions: CompositionsDep
+) -> CompositionPreview:
+    """What composing these modules would give, before building it: classes, parameters, MACs, size
+    ratio, and the composition itself when it exists. Nothing is stored."""
+    return preview_composition(compositions.planner, compositions.builder, modules)
 
 
 @router.get("/v1/compositions/{composition_id}", response_model=CompositionPublic, responses=errors(404))
@@ -121,3 +90,43 @@ def get_composition(composition_id: str, store: StoreDep) -> CompositionPublic:
 def download_composition(composition_id: str, request: Request, store: StoreDep, artifacts: ArtifactsDep) -> Response:
     composition = store.get_composition(composition_id)
     return artifact_response(request, artifacts, composition.onnx_sha256, f"composition-{composition.id}.onnx")
+
+
+@router.get(
+    "/v1/compositions/{composition_id}/export",
+    response_class=Response,
+    responses={200: {"content": {"application/gzip": {}}, "description": "a model-repository archive"}}
+    | errors(400, 404, why={400: "an unknown format"}),
+)
+def export(
+    composition_id: str,
+    store: StoreDep,
+    artifacts: ArtifactsDep,
+    settings: SettingsDep,
+    export_format: Annotated[
+        str, Query(alias="format", description=f"one of {', '.join(FORMATS)}: a Triton/KServe model repository")
+    ] = "triton",
+) -> Response:
+    """The composition packed for the servers people already run: `triton` is a tar.gz model
+    repository (`<id>/config.pbtxt`, `<id>/labels.txt`, `<id>/1/model.onnx`) that Triton and
+    KServe's Triton runtime load as it is."""
+    composition = store.get_composition(composition_id)
+    exported = export_composition(
+        composition, partial(stored_bytes, artifacts), export_format, settings.max_batch
+    )
+    headers = {"Content-Disposition": content_disposition(exported.filename)}
+    return Response(exported.data, media_type=exported.media_type, headers=headers)
+
+
+@router.delete(
+    "/v1/compositions/{composition_id}",
+    status_code=204,
+    response_class=Response,
+    dependencies=[Authorized],
+    responses=errors(404, 409, why={409: "a queued or running job reads it"}),
+)
+def delete_composition(composition_id: str, deleter: DeleterDep) -> Response:
+    """Delete the composition (its modules stay) and its ONNX file; every API process answers 404 for it
+    within a second."""
+    deleter.composition(composition_id)
+    return Response(status_code=204)

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, Query
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
-from modules_store import TERMINAL_STATUSES, JobStatus
+from modules_store import TERMINAL_STATUSES, Job, JobStatus
 from service.api.deps import Authorized, ExecutorDep, Offset, SettingsDep, StoreDep
 from service.api.openapi_contract import errors
 from service.api.schemas import JobCreate, JobPublic, PagePublic, page_of
@@ -22,12 +21,6 @@ from service.jobs.submit import submit_job
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 SUBMIT_ERRORS = errors(400, 404, 409, 507, why={409: "a modularize job for a τ the model already has modules at"})
 CANCEL_ERRORS = errors(404, 409, 507, why={409: "the job has finished already"})
-EVENTS = {
-    200: {
-        "description": "`progress` events while the job changes, then one `end` event; each `data` is a JobPublic",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
-    }
-} | errors(404)
 
 
 @router.post("", status_code=202, response_model=JobPublic, dependencies=[Authorized], responses=SUBMIT_ERRORS)
@@ -64,25 +57,27 @@ def cancel_job(job_id: str, store: StoreDep) -> JobPublic:
     return JobPublic.of(store.request_cancel(job_id))
 
 
-@router.get("/{job_id}/events", response_class=StreamingResponse, responses=EVENTS)
-async def job_events(job_id: str, request: Request, store: StoreDep, settings: SettingsDep) -> StreamingResponse:
-    """Server-sent events: one `progress` event per change, then one `end` event with the final job."""
-    first = await run_in_threadpool(store.get_job, job_id)  # 404 before the stream starts
+async def existing_job(job_id: str, store: StoreDep) -> Job:
+    """The job, read before the event stream starts: an unknown id is a plain 404, not a broken stream."""
+    return await run_in_threadpool(store.get_job, job_id)
 
-    async def events() -> AsyncIterator[str]:
-        job, last = first, None
-        while True:
-            snapshot = JobPublic.of(job).model_dump(mode="json")
-            if job.status in TERMINAL_STATUSES:
-                yield f"event: end\ndata: {json.dumps(snapshot)}\n\n"
-                return
-            change = {k: v for k, v in snapshot.items() if k != "heartbeat_at"}  # a beat alone is no news
-            if change != last:
-                yield f"event: progress\ndata: {json.dumps(snapshot)}\n\n"
-                last = change
-            if await request.is_disconnected():
-                return
-            await asyncio.sleep(min(settings.heartbeat_s, 1.0))
-            job = await run_in_threadpool(store.get_job, job_id)
 
-    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+@router.get("/{job_id}/events", response_class=EventSourceResponse, responses=errors(404))
+async def job_events(
+    first: Annotated[Job, Depends(existing_job)], store: StoreDep, settings: SettingsDep
+) -> AsyncIterator[ServerSentEvent]:
+    """Server-sent events: one `progress` event per change, then one `end` event with the final job.
+    A quiet stream (a queued job, a long epoch) carries a `: ping` comment every 15 s, so proxies
+    keep it open."""
+    job, last = first, None
+    while True:
+        snapshot = JobPublic.of(job).model_dump(mode="json")
+        if job.status in TERMINAL_STATUSES:
+            yield ServerSentEvent(event="end", data=snapshot)
+            return
+        change = {k: v for k, v in snapshot.items() if k != "heartbeat_at"}  # a beat alone is no news
+        if change != last:
+            yield ServerSentEvent(event="progress", data=snapshot)
+            last = change
+        await asyncio.sleep(min(settings.heartbeat_s, 1.0))
+        job = await run_in_threadpool(store.get_job, job.id)

@@ -7,16 +7,23 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 
-from service.api.deps import ArtifactsDep, Authorized, ExecutorDep, Offset, SettingsDep, StoreDep
+from service.api.deps import (
+    ArtifactsDep,
+    Authorized,
+    Cascade,
+    CompositionsDep,
+    DeleterDep,
+    ExecutorDep,
+    Offset,
+    SettingsDep,
+    StoreDep,
+)
 from service.api.downloads import artifact_response
 from service.api.openapi_contract import NOT_MODIFIED, ONNX_DOWNLOAD, errors
-from service.api.schemas import JobPublic, ModelPublic, ModulePublic, PagePublic, page_of
+from service.api.schemas import JobPublic, ModelPublic, ModuleOverlapPublic, ModulePublic, PagePublic, page_of
+from service.app.uploads import Upload, ingest_upload
 from service.errors import ErrorCode, HubError
-from service.jobs.ingest import load_uploaded
-from service.jobs.kinds import parse_params
-from service.jobs.params import IngestParams
-from service.jobs.submit import submit_job
-from service.moda.data.sandbox import open_dataset
+from service.jobs.inspection import ModuleOverlap, module_overlap
 from service.moda.decompose import DEFAULT_TAU
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
@@ -35,6 +42,20 @@ def list_models(
 @router.get("/{model_id}", response_model=ModelPublic, responses=errors(404))
 def get_model(model_id: str, store: StoreDep) -> ModelPublic:
     return ModelPublic.of(store.get_model(model_id))
+
+
+@router.delete(
+    "/{model_id}",
+    status_code=204,
+    response_class=Response,
+    dependencies=[Authorized],
+    responses=errors(404, 409, why={409: "in use: by compositions (unless cascade) or by a queued or running job"}),
+)
+def delete_model(model_id: str, deleter: DeleterDep, cascade: Cascade = False) -> Response:
+    """Delete the model, its modules and the files no longer used. Refused (409) while compositions use
+    its modules, unless `cascade`, and while a queued or running job reads it."""
+    deleter.model(model_id, cascade=cascade)
+    return Response(status_code=204)
 
 
 @router.get("/{model_id}/onnx", response_class=Response, responses=ONNX_DOWNLOAD | NOT_MODIFIED | errors(404))
@@ -56,6 +77,14 @@ def list_model_modules(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict:
     return page_of(store.list_modules(model_id, tau=tau, offset=offset, limit=limit), ModulePublic.of)
+
+
+@router.get("/{model_id}/overlap", response_model=ModuleOverlapPublic, responses=errors(400, 404))
+def module_overlap_matrix(
+    model_id: str, store: StoreDep, compositions: CompositionsDep, tau: float | None = None
+) -> ModuleOverlap:
+    """How much every pair of the model's modules at `tau` (default: its first τ) shares: the overlap matrix."""
+    return module_overlap(store, compositions.builder, store.get_model(model_id), tau)
 
 
 def _labels(raw: str | None) -> list[str] | None:
@@ -102,16 +131,14 @@ def upload_model(
 ) -> JobPublic:
     """Ingest a trained model: the weights are checked against the architecture now (a 4xx if they do
     not fit), stored, and an `ingest` job registers and modularizes the model."""
-    weights = file.file.read(settings.max_upload_bytes + 1)
-    if len(weights) > settings.max_upload_bytes:
-        raise HubError(ErrorCode.PAYLOAD_TOO_LARGE, f"the upload exceeds MODA_MAX_UPLOAD_MB={settings.max_upload_mb:g}")
-    if not weights:
-        raise HubError(ErrorCode.INVALID_WEIGHTS, "the uploaded file is empty")
-    params = {"dataset": dataset, "data_dir": data_dir, "arch": arch, "labels": _labels(labels), "tau": tau,
-              "name": name, "filename": file.filename or "", "weights_sha256": "0" * 64}  # fmt: skip
-    checked = parse_params("ingest", params)
-    assert isinstance(checked, IngestParams)
-    data = open_dataset(settings.resolved_datasets_dir, checked.dataset, checked.data_dir)
-    load_uploaded(data, checked.arch, checked.labels or data.labels, weights)  # INVALID_WEIGHTS if unfit
-    params["weights_sha256"] = artifacts.put_bytes(weights)
-    return JobPublic.of(submit_job(store, executor, settings, "ingest", params))
+    upload = Upload(
+        weights=file.file.read(settings.max_upload_bytes + 1),  # one byte more tells a file too large
+        filename=file.filename or "",
+        arch=arch,
+        dataset=dataset,
+        labels=_labels(labels),
+        data_dir=data_dir,
+        name=name,
+        tau=tau,
+    )
+    return JobPublic.of(ingest_upload(upload, store, artifacts, executor, settings))

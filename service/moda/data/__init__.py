@@ -4,8 +4,9 @@
     ImageDataset.subset(...)       keep some classes and/or a fraction of their training samples
 
 Pixels stay on the dataset's own scale (digits 0..16, 8-bit images 0..255); input_spec carries the
-per-channel statistics the network normalises with (see service/moda/spec.py). Errors are HubError:
-DATASET_UNAVAILABLE for missing files, INVALID_ARGUMENT for unknown names and malformed files.
+per-channel statistics the network normalises with (see service/moda/spec.py). Errors are those of
+service/moda/errors.py: DatasetUnavailable for missing files, InvalidInput for unknown names and
+malformed files.
 """
 
 from service.moda.data.dataset import ImageDataset

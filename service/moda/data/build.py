@@ -11,9 +11,9 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from service.errors import ErrorCode, HubError
 from service.moda.data.dataset import ImageDataset
 from service.moda.data.stats import input_spec_from
+from service.moda.errors import InvalidInput
 
 
 def build_dataset(
@@ -30,8 +30,7 @@ def build_dataset(
     for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
         _check_split(source, split, x, y, len(labels))
     if x_train.shape[1:] != x_test.shape[1:]:
-        raise HubError(
-            ErrorCode.INVALID_ARGUMENT,
+        raise InvalidInput(
             f"{source}: train images have shape {x_train.shape[1:]} but test images {x_test.shape[1:]}",
         )
     train = _to_float_tensor(x_train)
@@ -48,20 +47,15 @@ def build_dataset(
 
 def _check_split(source: str, split: str, x: np.ndarray, y: np.ndarray, num_classes: int) -> None:
     if x.ndim != 4:
-        raise HubError(
-            ErrorCode.INVALID_ARGUMENT, f"{source}: {split} images must be (N, C, H, W), got {x.shape}"
-        )
+        raise InvalidInput(f"{source}: {split} images must be (N, C, H, W), got {x.shape}")
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-        raise HubError(
-            ErrorCode.INVALID_ARGUMENT,
+        raise InvalidInput(
             f"{source}: {split} labels must be a 1-D integer array, got {y.dtype} {y.shape}",
         )
     if len(x) != len(y):
-        raise HubError(
-            ErrorCode.INVALID_ARGUMENT, f"{source}: {len(x)} {split} images but {len(y)} {split} labels"
-        )
+        raise InvalidInput(f"{source}: {len(x)} {split} images but {len(y)} {split} labels")
     if len(y) == 0:
-        raise HubError(ErrorCode.INVALID_ARGUMENT, f"{source}: the {split} split is empty")
+        raise InvalidInput(f"{source}: the {split} split is empty")
     check_label_range(f"{source} ({split} split)", y, num_classes)
 
 
@@ -71,9 +65,7 @@ def check_label_range(source: str, y: np.ndarray, num_classes: int) -> None:
         return
     low, high = int(y.min()), int(y.max())
     if low < 0 or high >= num_classes:
-        raise HubError(
-            ErrorCode.INVALID_ARGUMENT, f"{source}: labels span {low}..{high}, outside 0..{num_classes - 1}"
-        )
+        raise InvalidInput(f"{source}: labels span {low}..{high}, outside 0..{num_classes - 1}")
 
 
 def _to_float_tensor(x: np.ndarray) -> torch.Tensor:

@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from service.errors import ErrorCode, HubError
 from service.moda.data.build import build_dataset, check_label_range
 from service.moda.data.dataset import ImageDataset
 from service.moda.data.files import locate_files
 from service.moda.data.safe_pickle import load_numpy_pickle
+from service.moda.errors import InvalidInput
 
 _CIFAR10_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
 
@@ -54,12 +54,12 @@ def _read_batch(path: Path, label_key: bytes, num_classes: int) -> tuple[np.ndar
     data = _get(batch, b"data", path)
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
         shape = getattr(data, "shape", type(data).__name__)
-        raise HubError(ErrorCode.INVALID_ARGUMENT, f"{path}: b'data' must be (N, 3072) uint8, got {shape}")
+        raise InvalidInput(f"{path}: b'data' must be (N, 3072) uint8, got {shape}")
     labels = np.asarray(_get(batch, label_key, path))
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise HubError(ErrorCode.INVALID_ARGUMENT, f"{path}: {label_key!r} must be a list of integers")
+        raise InvalidInput(f"{path}: {label_key!r} must be a list of integers")
     if len(labels) != len(data):
-        raise HubError(ErrorCode.INVALID_ARGUMENT, f"{path}: {len(data)} images but {len(labels)} labels")
+        raise InvalidInput(f"{path}: {len(data)} images but {len(labels)} labels")
     check_label_range(str(path), labels, num_classes)
     return data.reshape(-1, 3, 32, 32), labels  # (N, 3072) -> (N, C, H, W), planes are R, G, B
 
@@ -67,16 +67,14 @@ def _read_batch(path: Path, label_key: bytes, num_classes: int) -> tuple[np.ndar
 def _label_names(path: Path, key: bytes) -> list[str]:
     names = _get(_as_dict(path), key, path)
     if not isinstance(names, list | tuple) or not all(isinstance(n, bytes | str) for n in names):
-        raise HubError(ErrorCode.INVALID_ARGUMENT, f"{path}: {key!r} must be a list of names")
+        raise InvalidInput(f"{path}: {key!r} must be a list of names")
     return [n.decode("utf-8") if isinstance(n, bytes) else n for n in names]
 
 
 def _as_dict(path: Path) -> dict[Any, Any]:
     obj = load_numpy_pickle(path)
     if not isinstance(obj, dict):
-        raise HubError(
-            ErrorCode.INVALID_ARGUMENT, f"{path}: expected a pickled dict, got {type(obj).__name__}"
-        )
+        raise InvalidInput(f"{path}: expected a pickled dict, got {type(obj).__name__}")
     return obj
 
 
@@ -85,4 +83,4 @@ def _get(d: dict[Any, Any], key: bytes, path: Path) -> Any:
     for candidate in (key, key.decode("ascii")):
         if candidate in d:
             return d[candidate]
-    raise HubError(ErrorCode.INVALID_ARGUMENT, f"{path}: missing key {key!r}")
+    raise InvalidInput(f"{path}: missing key {key!r}")

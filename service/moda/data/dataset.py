@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from service.errors import ErrorCode, HubError
 from service.moda.data.stats import input_spec_from
+from service.moda.errors import InvalidInput
 from service.moda.spec import InputSpec
 
 
@@ -95,14 +95,13 @@ class ImageDataset:
         kept = [int(c) for c in classes]
         bad = [c for c in kept if not 0 <= c < self.num_classes]
         if bad:
-            raise HubError(
-                ErrorCode.INVALID_ARGUMENT,
+            raise InvalidInput(
                 f"classes {bad} out of range for dataset {self.name!r} with {self.num_classes} classes",
             )
         if len(set(kept)) != len(kept):
-            raise HubError(ErrorCode.INVALID_ARGUMENT, f"classes {kept} contain duplicates")
+            raise InvalidInput(f"classes {kept} contain duplicates")
         if not kept:
-            raise HubError(ErrorCode.INVALID_ARGUMENT, "classes must not be empty")
+            raise InvalidInput("classes must not be empty")
         return sorted(kept)
 
     @staticmethod
@@ -112,12 +111,10 @@ class ImageDataset:
             # A fraction for a class that is filtered out is almost certainly a caller's mistake.
             stray = sorted(set(fractions) - set(kept))
             if stray:
-                raise HubError(
-                    ErrorCode.INVALID_ARGUMENT, f"train_fraction names classes {stray} that are not kept"
-                )
+                raise InvalidInput(f"train_fraction names classes {stray} that are not kept")
         else:
             fractions = dict.fromkeys(kept, float(train_fraction))
         bad = {c: f for c, f in fractions.items() if not 0.0 < f <= 1.0}
         if bad:
-            raise HubError(ErrorCode.INVALID_ARGUMENT, f"train fractions must lie in (0, 1], got {bad}")
+            raise InvalidInput(f"train fractions must lie in (0, 1], got {bad}")
         return fractions

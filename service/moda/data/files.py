@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from service.errors import ErrorCode, HubError
+from service.moda.errors import DatasetUnavailable
 
 # One required file: a name, or several acceptable names with the preferred one first
 # (e.g. MNIST's "train-images-idx3-ubyte.gz" or its uncompressed twin).
@@ -26,8 +26,7 @@ def locate_files(
     """
     wanted = [(spec,) if isinstance(spec, str) else spec for spec in files]
     if data_dir is None:
-        raise HubError(
-            ErrorCode.DATASET_UNAVAILABLE,
+        raise DatasetUnavailable(
             f"dataset {dataset!r} needs a data directory holding {_describe(wanted)}; none was given",
         )
     root = Path(data_dir).expanduser()
@@ -43,8 +42,7 @@ def locate_files(
     best_dir, best_missing = min(missing_by_dir, key=lambda item: len(item[1]))
     searched = ", ".join(str(d) for d in candidates)
     reason = "" if root.is_dir() else f" ({root} is not an existing directory)"
-    raise HubError(
-        ErrorCode.DATASET_UNAVAILABLE,
+    raise DatasetUnavailable(
         f"dataset {dataset!r}: missing {_describe(best_missing)} in {best_dir}{reason}; searched {searched}",
     )
 

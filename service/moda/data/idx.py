@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from service.errors import ErrorCode, HubError
+from service.moda.errors import DatasetUnavailable, InvalidInput
 
 _DTYPES: dict[int, np.dtype] = {
     0x08: np.dtype(np.uint8),
@@ -58,8 +58,8 @@ def _read_bytes(path: Path) -> bytes:
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise _invalid(path, f"corrupt gzip stream: {exc}") from exc
     except OSError as exc:
-        raise HubError(ErrorCode.DATASET_UNAVAILABLE, f"cannot read {path}: {exc}") from exc
+        raise DatasetUnavailable(f"cannot read {path}: {exc}") from exc
 
 
-def _invalid(path: Path, reason: str) -> HubError:
-    return HubError(ErrorCode.INVALID_ARGUMENT, f"{path} is not a valid IDX file: {reason}")
+def _invalid(path: Path, reason: str) -> InvalidInput:
+    return InvalidInput(f"{path} is not a valid IDX file: {reason}")

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from service.errors import ErrorCode, HubError
 from service.moda.data.build import build_dataset, check_label_range
 from service.moda.data.dataset import ImageDataset
 from service.moda.data.files import locate_files
 from service.moda.data.idx import read_idx
+from service.moda.errors import InvalidInput
 
 MNIST_LABELS: tuple[str, ...] = tuple(str(d) for d in range(10))
 FASHION_MNIST_LABELS: tuple[str, ...] = (
@@ -66,18 +66,15 @@ def _read_pair(images_path: Path, labels_path: Path, num_classes: int) -> tuple[
     images = read_idx(images_path)
     labels = read_idx(labels_path)
     if images.ndim != 3 or images.dtype != np.uint8:
-        raise HubError(
-            ErrorCode.INVALID_ARGUMENT,
+        raise InvalidInput(
             f"{images_path}: expected (N, H, W) unsigned bytes, got {images.dtype} {images.shape}",
         )
     if labels.ndim != 1 or labels.dtype != np.uint8:
-        raise HubError(
-            ErrorCode.INVALID_ARGUMENT,
+        raise InvalidInput(
             f"{labels_path}: expected (N,) unsigned bytes, got {labels.dtype} {labels.shape}",
         )
     if len(images) != len(labels):
-        raise HubError(
-            ErrorCode.INVALID_ARGUMENT,
+        raise InvalidInput(
             f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels",
         )
     check_label_range(str(labels_path), labels, num_classes)

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from service.errors import ErrorCode, HubError
 from service.moda.data.build import build_dataset
 from service.moda.data.dataset import ImageDataset
 from service.moda.data.files import locate_files
+from service.moda.errors import DatasetUnavailable, InvalidInput
 
 NPZ_FILENAME = "data.npz"
 _REQUIRED = ("x_train", "y_train", "x_test", "y_test")
@@ -30,7 +30,7 @@ def load_npz(data_dir: str | Path | None) -> ImageDataset:
     if data_dir is not None and Path(data_dir).suffix == ".npz":
         path = Path(data_dir).expanduser()
         if not path.is_file():
-            raise HubError(ErrorCode.DATASET_UNAVAILABLE, f"dataset 'npz': missing file {path}")
+            raise DatasetUnavailable(f"dataset 'npz': missing file {path}")
     else:
         (path,) = locate_files("npz", data_dir, [NPZ_FILENAME])
     arrays = _read_arrays(path)
@@ -48,15 +48,15 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as archive:
             missing = [key for key in _REQUIRED if key not in archive.files]
             if missing:
-                raise HubError(ErrorCode.INVALID_ARGUMENT, f"{path}: missing arrays {', '.join(missing)}")
+                raise InvalidInput(f"{path}: missing arrays {', '.join(missing)}")
             return {key: archive[key] for key in archive.files}
-    except HubError:
-        raise
+    except InvalidInput:
+        raise  # ours, from the check above: not an unreadable archive
     except OSError as exc:
-        raise HubError(ErrorCode.DATASET_UNAVAILABLE, f"cannot read {path}: {exc}") from exc
+        raise DatasetUnavailable(f"cannot read {path}: {exc}") from exc
     except (ValueError, zipfile.BadZipFile, EOFError) as exc:
         # ValueError covers both a corrupt member and an object array refused by allow_pickle=False.
-        raise HubError(ErrorCode.INVALID_ARGUMENT, f"{path} is not a valid .npz archive: {exc}") from exc
+        raise InvalidInput(f"{path} is not a valid .npz archive: {exc}") from exc
 
 
 def _to_nchw(x: np.ndarray, path: Path, key: str) -> np.ndarray:
@@ -69,8 +69,7 @@ def _to_nchw(x: np.ndarray, path: Path, key: str) -> np.ndarray:
             return x.transpose(0, 3, 1, 2)  # (N, H, W, C) -> (N, C, H, W), a view
         if x.shape[1] in _CHANNELS:
             return x
-    raise HubError(
-        ErrorCode.INVALID_ARGUMENT,
+    raise InvalidInput(
         f"{path}: {key} must be (N, H, W), (N, C, H, W) or (N, H, W, C) with C in {_CHANNELS}, got {x.shape}",
     )
 
@@ -78,26 +77,23 @@ def _to_nchw(x: np.ndarray, path: Path, key: str) -> np.ndarray:
 def _pixel_max(path: Path, *xs: np.ndarray) -> float:
     for x in xs:
         if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
-            raise HubError(ErrorCode.INVALID_ARGUMENT, f"{path}: images must be numeric, got {x.dtype}")
+            raise InvalidInput(f"{path}: images must be numeric, got {x.dtype}")
         if x.size and (not np.isfinite(x).all() or x.min() < 0 or x.max() > 255):
-            raise HubError(ErrorCode.INVALID_ARGUMENT, f"{path}: pixels must be finite values in 0..255")
+            raise InvalidInput(f"{path}: pixels must be finite values in 0..255")
     return 255.0 if any(x.size and x.max() > 16 for x in xs) else 16.0
 
 
 def _labels(path: Path, names: np.ndarray | None, y_train: np.ndarray, y_test: np.ndarray) -> list[str]:
     for y in (y_train, y_test):
         if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-            raise HubError(
-                ErrorCode.INVALID_ARGUMENT, f"{path}: labels must be 1-D integers, got {y.dtype} {y.shape}"
-            )
+            raise InvalidInput(f"{path}: labels must be 1-D integers, got {y.dtype} {y.shape}")
     num_classes = int(max(y_train.max(initial=0), y_test.max(initial=0))) + 1
     if names is None:
         return [str(k) for k in range(num_classes)]
     if names.ndim != 1 or names.dtype.kind not in "US":
-        raise HubError(ErrorCode.INVALID_ARGUMENT, f"{path}: labels must be a 1-D array of strings")
+        raise InvalidInput(f"{path}: labels must be a 1-D array of strings")
     if len(names) < num_classes:
-        raise HubError(
-            ErrorCode.INVALID_ARGUMENT,
+        raise InvalidInput(
             f"{path}: {len(names)} label names but class indices go up to {num_classes - 1}",
         )
     return [n.decode("utf-8") if isinstance(n, bytes) else str(n) for n in names.tolist()]

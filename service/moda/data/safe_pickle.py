@@ -10,7 +10,7 @@ import pickle
 from pathlib import Path
 from typing import Any
 
-from service.errors import ErrorCode, HubError
+from service.moda.errors import DatasetUnavailable, InvalidInput
 
 # (module, name) pairs an ndarray pickle references. numpy.core.* is how numpy 1.x (and the Python 2
 # CIFAR files) spell it, numpy._core.* how numpy 2 does. _frombuffer appears only in protocol-5 pickles;
@@ -35,13 +35,13 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
 
 
 def load_numpy_pickle(path: Path) -> Any:
-    """Load `path` (bytes strings stay bytes, as in the Python 2 originals); INVALID_ARGUMENT on refusal
+    """Load `path` (bytes strings stay bytes, as in the Python 2 originals); InvalidInput on refusal
     or corruption, naming the file."""
     try:
         with path.open("rb") as f:
             return _NumpyOnlyUnpickler(f, encoding="bytes").load()
     except OSError as exc:
-        raise HubError(ErrorCode.DATASET_UNAVAILABLE, f"cannot read {path}: {exc}") from exc
+        raise DatasetUnavailable(f"cannot read {path}: {exc}") from exc
     except Exception as exc:
         # Corrupt pickles raise almost anything (EOFError, ValueError, TypeError, KeyError...).
-        raise HubError(ErrorCode.INVALID_ARGUMENT, f"{path} is not a valid dataset pickle: {exc}") from exc
+        raise InvalidInput(f"{path} is not a valid dataset pickle: {exc}") from exc

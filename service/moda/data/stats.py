@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from service.errors import ErrorCode, HubError
+from service.moda.errors import InvalidInput
 from service.moda.spec import InputSpec
 
 
@@ -15,7 +15,7 @@ def input_spec_from(x_train: torch.Tensor, pixel_max: float) -> InputSpec:
     tensors. A constant channel would have std 0 and make the network divide by zero, so it gets 1.0.
     """
     if x_train.shape[0] == 0:
-        raise HubError(ErrorCode.INVALID_ARGUMENT, "the training set is empty: no input statistics")
+        raise InvalidInput("the training set is empty: no input statistics")
     var, mean = torch.var_mean(x_train, dim=(0, 2, 3), correction=0)
     std = var.sqrt()
     return InputSpec(

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from service.errors import ErrorCode, HubError
 from service.moda.data.build import build_dataset
 from service.moda.data.dataset import ImageDataset
 from service.moda.data.files import locate_files
+from service.moda.errors import DatasetUnavailable, InvalidInput
 
 SVHN_LABELS: tuple[str, ...] = tuple(str(d) for d in range(10))
 
@@ -30,21 +30,20 @@ def _read_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         mat = loadmat(path)
     except OSError as exc:
-        raise HubError(ErrorCode.DATASET_UNAVAILABLE, f"cannot read {path}: {exc}") from exc
+        raise DatasetUnavailable(f"cannot read {path}: {exc}") from exc
     except Exception as exc:
         # loadmat reports corruption with ValueError, TypeError, NotImplementedError (v7.3/HDF5)...
-        raise HubError(ErrorCode.INVALID_ARGUMENT, f"{path} is not a readable .mat file: {exc}") from exc
+        raise InvalidInput(f"{path} is not a readable .mat file: {exc}") from exc
     if "X" not in mat or "y" not in mat:
-        raise HubError(ErrorCode.INVALID_ARGUMENT, f"{path}: expected variables 'X' and 'y'")
+        raise InvalidInput(f"{path}: expected variables 'X' and 'y'")
     x, y = mat["X"], mat["y"]
     if x.ndim != 4 or x.shape[2] != 3:
-        raise HubError(ErrorCode.INVALID_ARGUMENT, f"{path}: X must be (H, W, 3, N), got {x.shape}")
+        raise InvalidInput(f"{path}: X must be (H, W, 3, N), got {x.shape}")
     y = y.reshape(-1)
     if not np.issubdtype(y.dtype, np.integer):
-        raise HubError(ErrorCode.INVALID_ARGUMENT, f"{path}: y must hold integers, got {y.dtype}")
+        raise InvalidInput(f"{path}: y must hold integers, got {y.dtype}")
     if y.size and (y.min() < 0 or y.max() > 10):
-        raise HubError(
-            ErrorCode.INVALID_ARGUMENT,
+        raise InvalidInput(
             f"{path}: labels span {y.min()}..{y.max()}, expected 1..10 (10 = digit 0)",
         )
     # SVHN stores the digit 0 as class 10.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.errors import ErrorCode, HubError
+from service.moda.errors import InvalidInput
 from service.moda.nets.base import OUTPUT_SPACE, Dim, ModularNet, ParamSpaces, Tap
 from service.moda.nets.lenet import LeNet5
 from service.moda.nets.mlp import MLP
@@ -54,8 +54,7 @@ def build_model(config: ArchConfig) -> ModularNet:
     try:
         cls = ARCHITECTURES[config.arch]
     except KeyError:
-        raise HubError(
-            ErrorCode.INVALID_ARGUMENT,
+        raise InvalidInput(
             f"unknown architecture {config.arch!r}; choose one of {', '.join(ARCHITECTURES)}",
         ) from None
     return cls(config.input_spec, config.num_classes, config.widths or None)

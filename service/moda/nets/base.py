@@ -14,6 +14,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -74,7 +75,8 @@ class _ReluChannelMean(torch.autograd.Function):
 
     @staticmethod
     def backward(
-        ctx: torch.autograd.function.FunctionCtx, grad_a: torch.Tensor | None, grad_t: torch.Tensor | None
+        ctx: Any,  # torch's FunctionCtx type lacks `saved_tensors`, which autograd gives the backward pass
+        grad_a: torch.Tensor | None, grad_t: torch.Tensor | None
     ) -> torch.Tensor:
         (a,) = ctx.saved_tensors
         if grad_t is None:
@@ -105,7 +107,7 @@ class Tap:
             a = torch.relu(z) * (mask.view(1, -1, 1, 1) if z.dim() == 4 else mask)
             t = a.mean(dim=(2, 3)) if a.dim() == 4 else a
         elif z.dim() == 4 and self.record:
-            a, t = _ReluChannelMean.apply(z)
+            a, t = _ReluChannelMean.apply(z)  # type: ignore[no-untyped-call]  # torch leaves apply unannotated
         else:
             a = t = torch.relu(z)
         if self.record:
@@ -121,6 +123,9 @@ def relu(z: torch.Tensor, tap: Tap | None) -> torch.Tensor:
 
 class Normalize(nn.Module):
     """(x - mean) / std on raw pixels, inside the network so exported graphs take raw pixels."""
+
+    mean: torch.Tensor  # buffers, registered below
+    std: torch.Tensor
 
     def __init__(self, spec: InputSpec) -> None:
         super().__init__()

@@ -21,7 +21,7 @@ from service.moda.spec import InputSpec
 
 # Channels per conv layer; "M" is a 2×2 max pool.
 VGG16 = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
-CONV_WIDTHS = [c for c in VGG16 if c != "M"]
+CONV_WIDTHS = [c for c in VGG16 if isinstance(c, int)]
 
 
 class VGG16BN(ModularNet):
@@ -56,6 +56,7 @@ class VGG16BN(ModularNet):
         for i in range(len(self.convs)):
             spaces |= conv_bn_spaces(f"convs.{i}", f"c{i}", inp)
             inp = f"c{i}"
+        assert inp is not None  # VGG16 has 13 convs
         return spaces | linear_spaces("head", OUTPUT_SPACE, Dim(inp))
 
     def features(self, x: torch.Tensor, tap: Tap | None) -> torch.Tensor:

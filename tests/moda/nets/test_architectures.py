@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from service.errors import HubError
+from service.moda.errors import InvalidInput
 from service.moda.nets import ARCHITECTURES, OUTPUT_SPACE, ArchConfig, Tap, build_model, config_of
 from tests.moda.helpers import SHAPES, random_model, random_pixels, spec_for
 
@@ -61,7 +61,7 @@ def test_config_round_trip_rebuilds_the_same_network() -> None:
 
 
 def test_unknown_architecture_and_space_are_rejected() -> None:
-    with pytest.raises(HubError, match="unknown architecture 'alexnet'"):
+    with pytest.raises(InvalidInput, match="unknown architecture 'alexnet'"):
         build_model(ArchConfig("alexnet", spec_for((1, 8, 8)), 10))
     with pytest.raises(ValueError, match="unknown neuron spaces"):
         build_model(ArchConfig("mlp", spec_for((1, 8, 8)), 10, {"nope": 3}))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from service.errors import HubError
-from service.moda.data.sandbox import canonical_dataset_key, resolve_data_dir
+from service.jobs.datasets import canonical_dataset_key, resolve_data_dir
 
 
 def test_one_key_however_the_directory_is_spelled(tmp_path: Path) -> None:

@@ -3,6 +3,8 @@
 A job's parameters come from HTTP clients; letting them name any path would let them probe the
 server's file system. Registry rows name a dataset by a key: its kind, plus its directory
 (relative to the root) when one was given, e.g. "mnist" or "npz:faces/v2".
+
+This is where the service meets the ML core's loaders, so their refusals become coded errors here.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import posixpath
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
-from service.errors import ErrorCode, HubError
+from service.errors import ErrorCode, HubError, coded
 from service.moda.data.dataset import ImageDataset
 from service.moda.data.registry import load_dataset
+from service.moda.errors import DatasetUnavailable, InvalidInput
 
 BUNDLED = {"digits"}  # ships with scikit-learn: no directory
 
@@ -71,8 +74,9 @@ def open_dataset(root: Path, dataset: str, data_dir: str | None) -> ImageDataset
     missing without learning where the server keeps them."""
     try:
         return _load(dataset, resolve_data_dir(root, dataset, data_dir))
-    except HubError as error:
-        message = error.message
+    except (HubError, InvalidInput, DatasetUnavailable) as error:
+        refusal = error if isinstance(error, HubError) else coded(error)
+        message = refusal.message
         for spelling in {str(root.resolve()), str(root)}:
             message = message.replace(spelling, "MODA_DATASETS_DIR")
-        raise HubError(error.code, message) from error
+        raise HubError(refusal.code, message) from error

@@ -1,0 +1,51 @@
+"""`moda gc`: lists what nothing names, removes it only with --yes."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from modules_store import LocalArtifactStore, open_artifact_store, open_store
+from service.config import Settings, get_settings
+from tests.cli.helpers import moda
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    monkeypatch.setenv("MODA_HOME", str(tmp_path))
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
+
+
+def test_gc_lists_then_removes_unreferenced_artifacts(settings: Settings) -> None:
+    open_store(settings.resolved_database_url).close()
+    artifacts = open_artifact_store(settings.resolved_artifacts_url)
+    assert isinstance(artifacts, LocalArtifactStore)
+    orphan = artifacts.put_bytes(b"x" * 2500)
+    os.utime(artifacts.path_for(orphan), (time.time() - 7200,) * 2)
+    recent = artifacts.put_bytes(b"just written")
+
+    listed = moda("gc")
+    assert listed.code == 0, listed.err
+    assert orphan in listed.out and recent not in listed.out and "2.5" in listed.out
+    assert "1 unreferenced artifacts" in listed.out and "moda gc --yes" in listed.out
+    assert artifacts.exists(orphan)  # listing removes nothing
+
+    removed = moda("gc", "--yes")
+    assert removed.code == 0 and "removed 1 artifacts" in removed.out
+    assert not artifacts.exists(orphan) and artifacts.exists(recent)
+    assert "no unreferenced artifacts" in moda("gc").out
+
+
+def test_gc_never_creates_a_registry(settings: Settings) -> None:
+    artifacts = open_artifact_store(settings.resolved_artifacts_url)
+    artifacts.put_bytes(b"stored by a registry that is gone")
+    result = moda("gc", "--yes")
+    assert result.code == 1 and result.out == ""
+    assert result.err.startswith("error: the registry") and "does not exist" in result.err
+    assert not (settings.home / "registry.db").exists() and artifacts.holds_any()

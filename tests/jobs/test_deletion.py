@@ -1,0 +1,81 @@
+"""Deleter: refuses what a queued or running job reads, reclaims the files nothing names any more; and
+a job that loses the race to a deletion fails cleanly, naming what is gone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from modules_store import Deleted, JobStatus, LocalArtifactStore, Model, NewModel, NewModule, SqlStore
+from service.config import Settings
+from service.errors import ErrorCode, HubError
+from service.jobs.deletion import Deleter
+from service.jobs.runner import run_job
+
+SPEC = {"channels": 1, "height": 8, "width": 8, "mean": [4.9], "std": [6.0], "pixel_max": 16.0}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqlStore]:
+    store = SqlStore(f"sqlite:///{tmp_path}/registry.db")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def artifacts(tmp_path: Path) -> LocalArtifactStore:
+    return LocalArtifactStore(tmp_path / "artifacts")
+
+
+def stored_model(store: SqlStore, artifacts: LocalArtifactStore, name: str) -> Model:
+    """A model whose weights, full graph and two modules' files are really stored."""
+    put = artifacts.put_bytes
+    return store.create_model(
+        NewModel(name=name, arch="mlp", arch_config={}, input_spec=SPEC, labels=["a", "b"], alpha=1, beta=1,
+                 gamma=0.3, weights_sha256=put(f"{name} weights".encode()),
+                 metrics={"onnx_sha256": put(f"{name} graph".encode())}),
+        modules=[NewModule(model_id="", class_index=c, label="ab"[c], tau=0.9, params=1, size=0.5,
+                           mask_sha256=put(f"{name} mask {c}".encode()), onnx_sha256=put(f"{name} module {c}".encode()))
+                 for c in (0, 1)],
+    )  # fmt: skip
+
+
+def files(artifacts: LocalArtifactStore) -> set[Path]:
+    return {path for path in artifacts.root.rglob("*") if path.is_file()}
+
+
+def test_a_model_a_job_reads_is_refused_then_deleted_with_its_files(
+    store: SqlStore, artifacts: LocalArtifactStore
+) -> None:
+    kept_files = files(artifacts)
+    model = stored_model(store, artifacts, "doomed")
+    heard: list[Deleted] = []
+    deleter = Deleter(store, artifacts, on_deleted=heard.append)
+    (module, _) = store.list_modules(model.id).items
+    reader = store.create_job("calibrate", {"module_ids": [module.id, "elsewhere"]})
+
+    for delete in (lambda: deleter.model(model.id), lambda: deleter.module(module.id)):
+        with pytest.raises(HubError) as error:
+            delete()
+        assert error.value.code == ErrorCode.CONFLICT and reader.id in error.value.message
+    assert store.get_model(model.id) == model and heard == []
+
+    store.request_cancel(reader.id)
+    deleted = deleter.model(model.id)
+    assert heard == [deleted] and deleted.models == [model.id] and len(deleted.artifacts) == 6
+    assert files(artifacts) == kept_files  # every file of the model's is reclaimed
+
+
+def test_a_job_queued_before_its_model_was_deleted_fails_cleanly(store: SqlStore, artifacts: LocalArtifactStore,
+                                                                tmp_path: Path) -> None:  # fmt: skip
+    model = stored_model(store, artifacts, "raced")
+    store.create_job("modularize", {"model_id": model.id, "tau": 0.5})
+    store.delete_model(model.id)  # the instant between the Deleter's check and the deletion
+    job = store.claim_job("w1")
+    assert job is not None
+    run_job(store, artifacts, Settings(home=tmp_path, heartbeat_s=0.05), job, "w1")
+    finished = store.get_job(job.id)
+    assert finished.status == JobStatus.FAILED and finished.error is not None
+    assert finished.error.startswith("NOT_FOUND") and model.id in finished.error

@@ -1,0 +1,67 @@
+"""find_garbage / collect: only old files that nothing names go, and never one named meanwhile."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from modules_store import LocalArtifactStore, open_store
+from service.jobs.garbage import collect, find_garbage
+
+HOUR = 3600.0
+
+
+def aged(artifacts: LocalArtifactStore, data: bytes, hours: float) -> str:
+    sha256 = artifacts.put_bytes(data)
+    then = time.time() - hours * HOUR
+    os.utime(artifacts.path_for(sha256), (then, then))
+    return sha256
+
+
+def test_old_unnamed_files_are_garbage_and_named_or_young_ones_stay(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'r.db'}")
+    artifacts = LocalArtifactStore(tmp_path / "artifacts")
+    orphan = aged(artifacts, b"left by a crashed job", hours=5)
+    bigger = aged(artifacts, b"another, larger orphan" * 10, hours=2)
+    young = aged(artifacts, b"a writer is about to name me", hours=0.1)
+    uploaded = aged(artifacts, b"weights of a queued ingest", hours=5)
+    store.create_job("ingest", {"weights_sha256": uploaded})  # an unfinished job names it
+
+    garbage = find_garbage(store, artifacts, min_age_s=HOUR)
+    assert [a.sha256 for a in garbage] == [bigger, orphan]  # largest first
+    assert garbage[1].size == len(b"left by a crashed job")
+
+    collected = collect(store, artifacts, garbage)
+    assert [a.sha256 for a in collected.removed] == [bigger, orphan] and collected.kept == []
+    assert collected.bytes == sum(a.size for a in garbage)
+    assert not artifacts.exists(orphan) and not artifacts.exists(bigger)
+    assert artifacts.exists(young) and artifacts.exists(uploaded)
+    assert find_garbage(store, artifacts, min_age_s=HOUR) == []
+
+
+def test_a_file_named_after_the_listing_is_kept(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'r.db'}")
+    artifacts = LocalArtifactStore(tmp_path / "artifacts")
+    sha256 = aged(artifacts, b"about to be named", hours=5)
+    garbage = find_garbage(store, artifacts, min_age_s=HOUR)
+    store.create_job("ingest", {"weights_sha256": sha256})
+    collected = collect(store, artifacts, garbage)
+    assert collected.removed == [] and [a.sha256 for a in collected.kept] == [sha256]
+    assert artifacts.exists(sha256)
+
+
+def test_content_written_again_is_young_again(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'r.db'}")
+    artifacts = LocalArtifactStore(tmp_path / "artifacts")
+    aged(artifacts, b"the same bytes", hours=5)
+    artifacts.put_bytes(b"the same bytes")  # a writer storing it again, before its row exists
+    assert find_garbage(store, artifacts, min_age_s=HOUR) == []
+
+
+def test_a_negative_grace_period_is_refused(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'r.db'}")
+    with pytest.raises(ValueError, match="min_age_s"):
+        find_garbage(store, LocalArtifactStore(tmp_path / "a"), min_age_s=-1)
