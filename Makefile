@@ -42,11 +42,13 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check service modules_store tests benchmarks
+	$(PY) -m ruff format --check service modules_store tests benchmarks
 	$(PY) -m mypy  # targets and settings: [tool.mypy] in pyproject.toml
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
 	$(PY) -m ruff check service modules_store tests benchmarks
+	$(PY) -m ruff format --check service modules_store tests benchmarks
 	$(PY) -m mypy  # targets and settings: [tool.mypy] in pyproject.toml
 
 bench-fast: $(STAMP)

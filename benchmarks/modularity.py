@@ -81,13 +81,15 @@ def evaluate_compositions(
         composed = compose(model, plan)
         onnx = export_onnx(composed, [data.labels[c] for c in classes], classes)
         max_diff = max(max_diff, onnx.max_abs_diff)
-        rows.append({
-            "classes": list(classes),
-            "composed_acc": restricted_accuracy(predict_logits(composed, data.x_test), data.y_test, classes),
-            "std_restricted_acc": restricted_accuracy(std_logits, data.y_test, classes),
-            "size": param_count(composed) / total_params,
-            "macs_ratio": count_macs(composed, data.x_test[:1]) / full_macs,
-        })  # fmt: skip
+        rows.append(
+            {
+                "classes": list(classes),
+                "composed_acc": restricted_accuracy(predict_logits(composed, data.x_test), data.y_test, classes),
+                "std_restricted_acc": restricted_accuracy(std_logits, data.y_test, classes),
+                "size": param_count(composed) / total_params,
+                "macs_ratio": count_macs(composed, data.x_test[:1]) / full_macs,
+            }
+        )
     return rows, max_diff
 
 
@@ -162,22 +164,42 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "moda_epoch_s_all": [h.seconds for h in moda_run.history],
         "compositions": all_rows,
         "config": {
-            "dataset": args.dataset, "arch": args.arch, "epochs": args.epochs, "seed": args.seed,
-            "tau": args.tau, "batch_size": args.batch_size, "alpha": moda_config.alpha,
-            "beta": moda_config.beta, "gamma": moda_config.gamma, "lr": moda_config.lr,
-            "weight_decay": moda_config.weight_decay, "torch": torch.__version__,
+            "dataset": args.dataset,
+            "arch": args.arch,
+            "epochs": args.epochs,
+            "seed": args.seed,
+            "tau": args.tau,
+            "batch_size": args.batch_size,
+            "alpha": moda_config.alpha,
+            "beta": moda_config.beta,
+            "gamma": moda_config.gamma,
+            "lr": moda_config.lr,
+            "weight_decay": moda_config.weight_decay,
+            "torch": torch.__version__,
             "threads": torch.get_num_threads(),
         },
-    }  # fmt: skip
+    }
 
 
 def summary_table(result: dict[str, Any]) -> str:
     keys = [
-        "std_acc", "moda_acc", "step_ratio", "std_epoch_s", "moda_epoch_s", "epoch_time_ratio", "module_size_mean",
-        "overlap_mean", "overlap_jaccard_mean", "composed_acc_mean", "std_restricted_acc_mean",
-        "composed_size_mean", "pairs_composed_acc_mean", "pairs_composed_size_mean",
-        "composed_macs_ratio_mean", "onnx_max_abs_diff",
-    ]  # fmt: skip
+        "std_acc",
+        "moda_acc",
+        "step_ratio",
+        "std_epoch_s",
+        "moda_epoch_s",
+        "epoch_time_ratio",
+        "module_size_mean",
+        "overlap_mean",
+        "overlap_jaccard_mean",
+        "composed_acc_mean",
+        "std_restricted_acc_mean",
+        "composed_size_mean",
+        "pairs_composed_acc_mean",
+        "pairs_composed_size_mean",
+        "composed_macs_ratio_mean",
+        "onnx_max_abs_diff",
+    ]
     width = max(map(len, keys))
     return "\n".join(f"{k:<{width}}  {result[k]:.4g}" for k in keys)
 

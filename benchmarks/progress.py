@@ -20,9 +20,13 @@ class EpochBar(TrainingHooks):
 
     def on_epoch(self, m: EpochMetrics) -> None:
         self.bar.set_postfix(
-            ce=f"{m.ce:.3f}", aff=f"{m.affinity:.3f}", dis=f"{m.dispersion:.3f}",
-            comp=f"{m.compactness:.3f}", test=f"{m.test_acc:.2f}%", s=f"{m.seconds:.1f}",
-        )  # fmt: skip
+            ce=f"{m.ce:.3f}",
+            aff=f"{m.affinity:.3f}",
+            dis=f"{m.dispersion:.3f}",
+            comp=f"{m.compactness:.3f}",
+            test=f"{m.test_acc:.2f}%",
+            s=f"{m.seconds:.1f}",
+        )
         self.bar.update(1)
         if m.epoch == m.epochs:
             self.bar.close()

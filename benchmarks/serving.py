@@ -76,8 +76,10 @@ class Server:
         self.log = open(home / "server.log", "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "service", "serve", "--host", HOST, "--port", str(port)],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
@@ -298,9 +300,13 @@ def measure_model(
     server: Server, client: httpx.Client, model: dict[str, Any], x: np.ndarray, args: argparse.Namespace
 ) -> dict[str, Any]:
     full = Target(
-        "full", ort_session(client.get(f"/v1/models/{model['id']}/onnx").content), None, None,
-        model["metrics"]["macs"], model["metrics"]["macs"],
-    )  # fmt: skip
+        "full",
+        ort_session(client.get(f"/v1/models/{model['id']}/onnx").content),
+        None,
+        None,
+        model["metrics"]["macs"],
+        model["metrics"]["macs"],
+    )
     targets = [full]
     for subset, classes in SUBSETS.items():
         c = compose(client, model, classes)
@@ -327,7 +333,8 @@ def measure_model(
         per_round = []
         for mine, whole in zip(rounds[target.name], full_rounds, strict=True):
             per_round.append(
-                mine | {
+                mine
+                | {
                     "speedup_b64": mine["b64_img_s"] / whole["b64_img_s"],
                     "v1_json_b1_overhead_ms": mine["v1_json_b1_p50_ms"] - mine["b1_p50_ms"],
                     "v2_binary_b1_overhead_ms": mine["v2_binary_b1_p50_ms"] - mine["b1_p50_ms"],
@@ -336,7 +343,7 @@ def measure_model(
                     "v2_binary_b64_ratio": mine["v2_binary_b64_img_s"] / mine["b64_img_s"],
                     "ort_b16_over_b1": mine["b16_img_s"] / mine["b1_img_s"],
                 }
-            )  # fmt: skip
+            )
         medians = median_of(per_round)
         mac_bound = model["metrics"]["macs"] / target.macs
         summary: dict[str, object] = medians | {
@@ -419,8 +426,11 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def print_summary(result: dict[str, Any]) -> None:
-    print(f"{'model':<10}{'subset':<10}{'MAC':>6}{'speedup':>9}{'of bound':>9}{'v1 +ms':>8}{'(idle)':>8}"
-          f"{'v2 +ms':>8}{'v1 b64':>8}{'v2 b64':>8}", file=sys.stderr)  # fmt: skip
+    print(
+        f"{'model':<10}{'subset':<10}{'MAC':>6}{'speedup':>9}{'of bound':>9}{'v1 +ms':>8}{'(idle)':>8}"
+        f"{'v2 +ms':>8}{'v1 b64':>8}{'v2 b64':>8}",
+        file=sys.stderr,
+    )
     for arch in ("mobilenet", "lenet5"):
         for subset, c in result[arch]["compositions"].items():
             print(

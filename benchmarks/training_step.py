@@ -106,8 +106,11 @@ def main(argv: list[str] | None = None) -> None:
     for case, row in result.items():
         if isinstance(row, dict):
             q1, q3 = row["moda_ratio_q1_q3"]
-            print(f"{case:<20}{row['plain_ms']:>10.1f}{row['tapped_ratio']:>9.3f}{row['moda_ratio']:>9.3f}"
-                  f"{f'{q1:.3f}-{q3:.3f}':>14}", file=sys.stderr)  # fmt: skip
+            print(
+                f"{case:<20}{row['plain_ms']:>10.1f}{row['tapped_ratio']:>9.3f}{row['moda_ratio']:>9.3f}"
+                f"{f'{q1:.3f}-{q3:.3f}':>14}",
+                file=sys.stderr,
+            )
 
 
 if __name__ == "__main__":

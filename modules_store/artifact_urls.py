@@ -36,7 +36,5 @@ def open_artifact_store(url: str) -> ArtifactStore:
     scheme = urlsplit(url).scheme.lower()
     backend = _BACKENDS.get(scheme)
     if backend is None:
-        raise InvalidArgument(
-            f"unsupported artifact store URL scheme {scheme!r}; supported: {SUPPORTED_ARTIFACT_URLS}"
-        )
+        raise InvalidArgument(f"unsupported artifact store URL scheme {scheme!r}; supported: {SUPPORTED_ARTIFACT_URLS}")
     return backend(url)

@@ -154,9 +154,7 @@ class CompositionModuleRow(Base):
 
     __tablename__ = "composition_modules"
 
-    composition_id: Mapped[str] = mapped_column(
-        ForeignKey("compositions.id", ondelete="CASCADE"), primary_key=True
-    )
+    composition_id: Mapped[str] = mapped_column(ForeignKey("compositions.id", ondelete="CASCADE"), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     # RESTRICT: a module that a composition is built from cannot silently disappear.
     module_id: Mapped[str] = mapped_column(ForeignKey("modules.id", ondelete="RESTRICT"), index=True)

@@ -184,9 +184,7 @@ class SqlCatalog:
             return []
         with self._db.begin(write=True) as session:
             model_ids = {new.model_id for new in modules}
-            models = {
-                row.id: row for row in session.scalars(select(ModelRow).where(ModelRow.id.in_(model_ids)))
-            }
+            models = {row.id: row for row in session.scalars(select(ModelRow).where(ModelRow.id.in_(model_ids)))}
             missing = sorted(model_ids - models.keys())
             if missing:
                 raise NotFound(f"models not found: {', '.join(missing)}")
@@ -205,11 +203,7 @@ class SqlCatalog:
     def list_modules(
         self, model_id: str, *, tau: float | None = None, offset: int = 0, limit: int = 100
     ) -> Page[Module]:
-        query = (
-            select(ModuleRow)
-            .where(ModuleRow.model_id == model_id)
-            .order_by(ModuleRow.class_index, ModuleRow.tau)
-        )
+        query = select(ModuleRow).where(ModuleRow.model_id == model_id).order_by(ModuleRow.class_index, ModuleRow.tau)
         if tau is not None:
             query = query.where(ModuleRow.tau == float(tau))
         with self._db.begin(write=False) as session:
@@ -226,9 +220,7 @@ class SqlCatalog:
         try:
             strategy = Strategy(composition.strategy)
         except ValueError:
-            raise InvalidArgument(
-                f"unknown strategy {composition.strategy!r}; known: {', '.join(Strategy)}"
-            ) from None
+            raise InvalidArgument(f"unknown strategy {composition.strategy!r}; known: {', '.join(Strategy)}") from None
         ids = string_list(composition.module_ids, "module_ids")
         if not ids:
             raise InvalidArgument("a composition needs at least one module")

@@ -120,9 +120,7 @@ class SqlJobs:
             candidate = candidate.where(JobRow.id == job_id)
         if kinds is not None:
             candidate = candidate.where(JobRow.kind.in_(list(kinds)))
-        candidate = (
-            candidate.order_by(JobRow.created_at, JobRow.id).limit(1).with_for_update(skip_locked=True)
-        )
+        candidate = candidate.order_by(JobRow.created_at, JobRow.id).limit(1).with_for_update(skip_locked=True)
         with self._db.begin(write=True) as session:
             for _ in range(_CLAIM_TRIES):
                 chosen = session.scalar(candidate)
@@ -219,9 +217,7 @@ class SqlJobs:
 
         return self._recover(query, utc_now(), reason)
 
-    def _recover(
-        self, query: Select[JobRow], now: datetime, reason: Callable[[JobRow], str]
-    ) -> list[Job]:
+    def _recover(self, query: Select[JobRow], now: datetime, reason: Callable[[JobRow], str]) -> list[Job]:
         # SKIP LOCKED: a row locked right now is being heartbeated or finished, i.e. alive.
         query = query.order_by(JobRow.created_at, JobRow.id).with_for_update(skip_locked=True)
         with self._db.begin(write=True) as session:
@@ -261,8 +257,7 @@ def _get_job(session: Session, job_id: str, *, for_update: bool = False, refresh
 def _require_owner(row: JobRow, worker_id: str) -> None:
     if row.status != JobStatus.RUNNING.value or row.worker_id != worker_id:
         raise Conflict(
-            f"job {row.id!r} is {row.status} (worker {row.worker_id!r}): "
-            f"worker {worker_id!r} does not own it any more"
+            f"job {row.id!r} is {row.status} (worker {row.worker_id!r}): worker {worker_id!r} does not own it any more"
         )
 
 

@@ -24,8 +24,12 @@ def test_moda_serve_will_not_start_with_a_blank_key(tmp_path: Path) -> None:
     env = {"MODA_API_KEY": "", "MODA_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
     done = subprocess.run(
         [sys.executable, "-m", "service", "serve", "--port", str(free_port())],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert "error: invalid settings: MODA_API_KEY" in done.stderr and "blank" in done.stderr
     assert "Traceback" not in done.stderr

@@ -13,21 +13,53 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 FORBIDDEN = {
-    "service/moda": ("fastapi", "starlette", "sqlalchemy", "alembic", "modules_store", "service.api",
-                     "service.app", "service.jobs", "service.serving", "service.cli", "service.config"),
+    "service/moda": (
+        "fastapi",
+        "starlette",
+        "sqlalchemy",
+        "alembic",
+        "modules_store",
+        "service.api",
+        "service.app",
+        "service.jobs",
+        "service.serving",
+        "service.cli",
+        "service.config",
+    ),
     "modules_store": ("torch", "fastapi", "starlette", "onnxruntime", "service"),
-    "service/serving": ("fastapi", "starlette", "sqlalchemy", "service.api", "service.app", "service.jobs",
-                        "service.cli"),
-    "service/jobs": ("fastapi", "starlette", "sqlalchemy", "service.api", "service.app", "service.serving",
-                     "service.cli"),
+    "service/serving": (
+        "fastapi",
+        "starlette",
+        "sqlalchemy",
+        "service.api",
+        "service.app",
+        "service.jobs",
+        "service.cli",
+    ),
+    "service/jobs": (
+        "fastapi",
+        "starlette",
+        "sqlalchemy",
+        "service.api",
+        "service.app",
+        "service.serving",
+        "service.cli",
+    ),
     "service/app": ("fastapi", "starlette", "sqlalchemy", "service.api", "service.cli"),
     "service/api": ("service.cli",),
     # The web UI talks to the API over HTTP, from the browser: its Python only serves files.
-    "service/web": ("modules_store", "service.api", "service.jobs", "service.serving", "service.moda", "service.app",
-                    "service.cli"),
+    "service/web": (
+        "modules_store",
+        "service.api",
+        "service.jobs",
+        "service.serving",
+        "service.moda",
+        "service.app",
+        "service.cli",
+    ),
     "service/config.py": ("service.api", "service.app", "service.jobs", "service.serving", "service.cli"),
     "service/errors.py": ("service.api", "service.app", "service.jobs", "service.serving", "service.cli"),
-}  # fmt: skip
+}
 
 
 def imported_modules(path: Path) -> set[str]:

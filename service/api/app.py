@@ -115,8 +115,14 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
         BodyGuard, max_bytes=settings.max_upload_bytes, max_mb=settings.max_upload_mb, idle_s=settings.body_timeout_s
     )
     routers = (
-        jobs.router, models.router, modules.router, compositions.router, datasets.router, v2.router, health.router
-    )  # fmt: skip
+        jobs.router,
+        models.router,
+        modules.router,
+        compositions.router,
+        datasets.router,
+        v2.router,
+        health.router,
+    )
     protected = protected_routes(routers)
     app.add_middleware(ApiKeyGate, protected=protected, api_key=settings.api_key, auth=settings.auth)
     # Outermost: inference requests are answered before any of FastAPI's per-request machinery.

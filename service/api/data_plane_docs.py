@@ -22,8 +22,13 @@ from service.serving.v2_models import InferRequestBody, InferResponseBody, V2Err
 
 REF = "#/components/schemas/{model}"
 MODELS: list[type[BaseModel]] = [
-    PredictRequest, ComposePredictRequest, PredictResponse, InferRequestBody, InferResponseBody, V2Error,
-]  # fmt: skip
+    PredictRequest,
+    ComposePredictRequest,
+    PredictResponse,
+    InferRequestBody,
+    InferResponseBody,
+    V2Error,
+]
 V1_ERRORS = {
     "400": "the inputs are not a batch this composition takes (the message says which sample and why)",
     "404": "no such composition or module",
@@ -57,10 +62,17 @@ def _operation(
     responses: dict[str, Any],
     parameters: tuple[dict[str, Any], ...] | list[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    return {"post": {
-        "tags": [tag], "operationId": operation_id, "summary": summary, "description": description,
-        "parameters": list(parameters), "requestBody": {"required": True, "content": body}, "responses": responses,
-    }}  # fmt: skip
+    return {
+        "post": {
+            "tags": [tag],
+            "operationId": operation_id,
+            "summary": summary,
+            "description": description,
+            "parameters": list(parameters),
+            "requestBody": {"required": True, "content": body},
+            "responses": responses,
+        }
+    }
 
 
 def _path_parameter(name: str, description: str) -> dict[str, Any]:
@@ -75,20 +87,26 @@ def _paths() -> dict[str, Any]:
     outputs = {"200": {"description": "the requested outputs", "content": _json(_ref(InferResponseBody))}}
     return {
         "/v1/compositions/{composition_id}/predict": _operation(
-            "compositions", "predict", "Predict",
+            "compositions",
+            "predict",
+            "Predict",
             'Classify a batch: JSON `{"inputs": [...]}` of raw pixels, or image files in the field `files`.',
             _json(_ref(PredictRequest)) | images,
             predicted | _errors(V1_ERRORS, V1_ERROR),
             [_path_parameter("composition_id", "the composition's id")],
         ),
         "/v1/predict": _operation(
-            "compositions", "compose_and_predict", "Compose And Predict",
+            "compositions",
+            "compose_and_predict",
+            "Compose And Predict",
             "Compose the modules (cached by their ids) and classify `inputs` in one call.",
             _json(_ref(ComposePredictRequest)),
             predicted | {"422": not_a_request} | _errors(V1_ERRORS, V1_ERROR),
         ),
         "/v2/models/{name}/infer": _operation(
-            "open inference protocol (v2)", "infer", "Infer",
+            "open inference protocol (v2)",
+            "infer",
+            "Infer",
             "Input `input` FP32 (N, C, H, W) or (N, C·H·W) raw pixels; outputs `logits`, `probabilities`. "
             "With the binary tensor extension the JSON is followed by raw tensor bytes and "
             "`Inference-Header-Content-Length` gives the JSON's length.",
@@ -96,7 +114,7 @@ def _paths() -> dict[str, Any]:
             outputs | _errors(V2_ERRORS, _ref(V2Error)),
             [_path_parameter("name", "a composition id")],
         ),
-    }  # fmt: skip
+    }
 
 
 def documented(app: FastAPI, protected: list[APIRoute]) -> dict[str, Any]:

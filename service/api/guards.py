@@ -36,8 +36,16 @@ def protected_routes(routers: Iterable[APIRouter]) -> list[APIRoute]:
 
 # Open whatever MODA_AUTH says: probes (orchestrators call them without credentials), the docs, and
 # the web UI's page and files (the page asks for the key itself and sends it with its API calls).
-OPEN_PATHS = ("/healthz", "/readyz", "/v2/health/live", "/v2/health/ready", "/docs", "/redoc", "/openapi.json",
-              "/static/")  # fmt: skip
+OPEN_PATHS = (
+    "/healthz",
+    "/readyz",
+    "/v2/health/live",
+    "/v2/health/ready",
+    "/docs",
+    "/redoc",
+    "/openapi.json",
+    "/static/",
+)
 
 
 def needs_key(auth: str, declared: bool, path: str) -> bool:

@@ -19,12 +19,22 @@ T = TypeVar("T")
 
 # sklearn's first digits test image, a 0, on the digits' own scale (0..16): a sample that classifies.
 DIGIT_ZERO: list[JsonValue] = [
-    [0, 0, 5, 13, 9, 1, 0, 0], [0, 0, 13, 15, 10, 15, 5, 0], [0, 3, 15, 2, 0, 11, 8, 0],
-    [0, 4, 12, 0, 0, 8, 8, 0], [0, 5, 8, 0, 0, 9, 8, 0], [0, 4, 11, 0, 1, 12, 7, 0],
-    [0, 2, 14, 5, 10, 12, 0, 0], [0, 0, 6, 13, 10, 0, 0, 0],
-]  # fmt: skip
+    [0, 0, 5, 13, 9, 1, 0, 0],
+    [0, 0, 13, 15, 10, 15, 5, 0],
+    [0, 3, 15, 2, 0, 11, 8, 0],
+    [0, 4, 12, 0, 0, 8, 8, 0],
+    [0, 5, 8, 0, 0, 9, 8, 0],
+    [0, 4, 11, 0, 1, 12, 7, 0],
+    [0, 2, 14, 5, 10, 12, 0, 0],
+    [0, 0, 6, 13, 10, 0, 0, 0],
+]
 TRAIN_EXAMPLE: dict[str, JsonValue] = {
-    "dataset": "digits", "arch": "mlp", "epochs": 10, "alpha": 1.0, "beta": 1.0, "gamma": 0.3
+    "dataset": "digits",
+    "arch": "mlp",
+    "epochs": 10,
+    "alpha": 1.0,
+    "beta": 1.0,
+    "gamma": 0.3,
 }
 JOB_EXAMPLES: list[JsonValue] = [{"kind": "train", "params": TRAIN_EXAMPLE}]
 # Types built at run time from the JobKind table: values to a type checker, not annotations.

@@ -37,7 +37,10 @@ def serve(settings: Settings) -> None:
     """Serve until interrupted. uvicorn picks uvloop and httptools when installed (`uvicorn[standard]`)."""
     processes = api_processes(settings)
     options: dict[str, Any] = {
-        "host": settings.host, "port": settings.port, "log_level": "info", "access_log": settings.access_log
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "info",
+        "access_log": settings.access_log,
     }
     if processes == 1:
         uvicorn.run(create_app(settings), **options)

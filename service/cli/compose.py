@@ -99,9 +99,13 @@ def run_compose(args: argparse.Namespace) -> int:
         else:
             module_ids = args.module_ids
         composition, created = compose(
-            client, module_ids, show_progress=not args.quiet,
-            calibration=args.calibration, dataset=args.dataset, data_dir=args.data_dir,
-        )  # fmt: skip
+            client,
+            module_ids,
+            show_progress=not args.quiet,
+            calibration=args.calibration,
+            dataset=args.dataset,
+            data_dir=args.data_dir,
+        )
         models = [] if args.json else source_models(client, composition)
     if args.json:
         print_json(composition)
@@ -124,15 +128,18 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument("module_ids", nargs="*", metavar="MODULE_ID", help="module ids")
     p.add_argument(
-        "--model", metavar="MODEL_ID",
+        "--model",
+        metavar="MODEL_ID",
         help="pick the modules of this model by class (default: none, give MODULE_IDs)",
     )
     p.add_argument(
-        "--classes", type=class_selection,
+        "--classes",
+        type=class_selection,
         help="with --model: class labels or indices, e.g. 0,1,2 (default: none)",
     )
     p.add_argument(
-        "--tau", type=float,
+        "--tau",
+        type=float,
         help="with --model: the modules decomposed at this τ (default: the only τ it has)",
     )
     p.add_argument(

@@ -28,11 +28,17 @@ def list_compositions(args: argparse.Namespace) -> int:
         return 0
     rows = [
         [
-            c["id"], class_list(k["label"] for k in c["classes"]), c["strategy"], count(c["params"]),
-            percent_of(c["size_ratio"]), count(c["macs"]), pct(c.get("accuracy")), when(c["created_at"]),
+            c["id"],
+            class_list(k["label"] for k in c["classes"]),
+            c["strategy"],
+            count(c["params"]),
+            percent_of(c["size_ratio"]),
+            count(c["macs"]),
+            pct(c.get("accuracy")),
+            when(c["created_at"]),
         ]
         for c in page["items"]
-    ]  # fmt: skip
+    ]
     headers = ["ID", "CLASSES", "STRATEGY", "PARAMS", "OF MODEL", "MACS", "ACCURACY", "CREATED"]
     print(table(headers, rows, optional=["CREATED", "MACS", "STRATEGY"]))
     if page["total"] > len(page["items"]):
@@ -70,8 +76,12 @@ def export(args: argparse.Namespace) -> int:
     if path.is_dir():
         path = path / name
     write_new_file(path, response.content, args.force)
-    summary: dict[str, Any] = {"composition": args.composition_id, "format": args.format, "path": str(path),
-                               "bytes": len(response.content)}  # fmt: skip
+    summary: dict[str, Any] = {
+        "composition": args.composition_id,
+        "format": args.format,
+        "path": str(path),
+        "bytes": len(response.content),
+    }
     if args.json:
         print_json(summary)
     else:
@@ -95,6 +105,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument("composition_id", metavar="COMPOSITION_ID")
     p.add_argument("--format", choices=EXPORT_FORMATS, default="triton", help="archive layout")
-    p.add_argument("-o", "--output", metavar="PATH",
-                   help="file or directory to save to (default: the name the service gives, here)")  # fmt: skip
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="PATH",
+        help="file or directory to save to (default: the name the service gives, here)",
+    )
     p.add_argument("--force", action="store_true", help="replace an existing file")

@@ -34,8 +34,11 @@ def _detail(job: dict[str, Any], width: int = 60) -> str:
     if job["status"] == "running":
         return describe_progress(job)
     if job["status"] == "succeeded":
-        made = [f"{key.removesuffix('_id')} {job['result'][key]}" for key in ("model_id", "composition_id")
-                if job["result"].get(key)]  # fmt: skip
+        made = [
+            f"{key.removesuffix('_id')} {job['result'][key]}"
+            for key in ("model_id", "composition_id")
+            if job["result"].get(key)
+        ]
         return ", ".join(made)
     if job.get("error"):
         error = " ".join(job["error"].split())

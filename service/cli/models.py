@@ -29,11 +29,18 @@ def list_models(args: argparse.Namespace) -> int:
         return 0
     rows = [
         [
-            m["id"], m["name"], m["version"], m["arch"], len(m["labels"]), loss_weights(m),
-            pct(m["metrics"].get("accuracy")), count(m["metrics"].get("params")), when(m["created_at"]),
+            m["id"],
+            m["name"],
+            m["version"],
+            m["arch"],
+            len(m["labels"]),
+            loss_weights(m),
+            pct(m["metrics"].get("accuracy")),
+            count(m["metrics"].get("params")),
+            when(m["created_at"]),
         ]
         for m in page["items"]
-    ]  # fmt: skip
+    ]
     headers = ["ID", "NAME", "VERSION", "ARCH", "CLASSES", "TRAINING", "ACCURACY", "PARAMS", "CREATED"]
     print(table(headers, rows, optional=["CREATED", "CLASSES", "ARCH", "PARAMS"], unbroken=["ID", "TRAINING"]))
     if page["total"] > len(page["items"]):
@@ -58,11 +65,18 @@ MODULE_FOOTNOTE = "SIZE kB: its float32 weights; OF MODEL: its share of the mode
 def modules_table(modules: list[dict[str, Any]]) -> str:
     rows = [
         [
-            m["id"], m["class_index"], m["label"], f"{m['tau']:g}", count(m["params"]), kilobytes(m["params"]),
-            percent_of(m["size"]), count(m["metrics"].get("macs")), "yes" if m["empty_mask_fallback"] else "",
+            m["id"],
+            m["class_index"],
+            m["label"],
+            f"{m['tau']:g}",
+            count(m["params"]),
+            kilobytes(m["params"]),
+            percent_of(m["size"]),
+            count(m["metrics"].get("macs")),
+            "yes" if m["empty_mask_fallback"] else "",
         ]
         for m in modules
-    ]  # fmt: skip
+    ]
     return table(MODULE_HEADERS, rows, optional=["FALLBACK", "TAU", "MACS"]) + "\n" + MODULE_FOOTNOTE
 
 

@@ -124,11 +124,14 @@ class JobProgress:
 
             self.live = Progress(
                 TextColumn("{task.description} {task.fields[count]}", table_column=fixed(24)),
-                BarColumn(bar_width=20, table_column=fixed(20)), TimeElapsedColumn(table_column=fixed(7)),
-                TextColumn("eta", table_column=fixed(3)), TimeRemainingColumn(table_column=fixed(7)),
+                BarColumn(bar_width=20, table_column=fixed(20)),
+                TimeElapsedColumn(table_column=fixed(7)),
+                TextColumn("eta", table_column=fixed(3)),
+                TimeRemainingColumn(table_column=fixed(7)),
                 TextColumn("{task.fields[figures]}", table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1)),
-                console=self.console, expand=True,
-            )  # fmt: skip
+                console=self.console,
+                expand=True,
+            )
             self.live.start()
         self.task = self.live.add_task(description, total=total, count="", figures="")
 

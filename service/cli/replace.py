@@ -13,9 +13,13 @@ from service.cli.tables import print_json
 
 def run_replace(args: argparse.Namespace) -> int:
     params = {
-        "model_id": args.model_id, "target_class": args.target_class, "module_id": args.module_id,
-        "classes": args.classes, "dataset": args.dataset, "data_dir": args.data_dir,
-    }  # fmt: skip
+        "model_id": args.model_id,
+        "target_class": args.target_class,
+        "module_id": args.module_id,
+        "classes": args.classes,
+        "dataset": args.dataset,
+        "data_dir": args.data_dir,
+    }
     with HubClient.from_args(args) as client:
         body = {"kind": "replace", "params": {k: v for k, v in params.items() if v is not None}}
         job = client.post("/v1/jobs", json=body)
@@ -47,10 +51,21 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "  moda replace WEAK_MODEL_ID --class 3 --module STRONG_MODULE_ID --wait",
     )
     p.add_argument("model_id", metavar="MODEL_ID", help="the weak model")
-    p.add_argument("--class", dest="target_class", type=int, required=True, metavar="INDEX",
-                   help="the weak class, as the weak model's class index")  # fmt: skip
-    p.add_argument("--module", dest="module_id", required=True, metavar="MODULE_ID",
-                   help="a module of that class from a stronger model with the same input")  # fmt: skip
+    p.add_argument(
+        "--class",
+        dest="target_class",
+        type=int,
+        required=True,
+        metavar="INDEX",
+        help="the weak class, as the weak model's class index",
+    )
+    p.add_argument(
+        "--module",
+        dest="module_id",
+        required=True,
+        metavar="MODULE_ID",
+        help="a module of that class from a stronger model with the same input",
+    )
     p.add_argument("--classes", type=class_indices, help="weak-model classes to keep, e.g. 0,1,3 (default: all)")
     p.add_argument("--dataset", help="calibration data (default: the weak model's dataset)")
     p.add_argument(

@@ -75,8 +75,13 @@ def table(
 
     grid = Table(box=None, pad_edge=False, padding=(0, 1), header_style="")  # plain columns, 2 spaces apart
     for i in shown:
-        grid.add_column(headers[i], justify="right" if right[i] else "left", no_wrap=headers[i] in unbroken,
-                        overflow="fold", min_width=len(headers[i]) if headers[i] in unbroken else None)  # fmt: skip
+        grid.add_column(
+            headers[i],
+            justify="right" if right[i] else "left",
+            no_wrap=headers[i] in unbroken,
+            overflow="fold",
+            min_width=len(headers[i]) if headers[i] in unbroken else None,
+        )
     for row in body:
         grid.add_row(*(row[i] for i in shown))
     return _render(grid, width)

@@ -18,8 +18,18 @@ from service.cli.tables import count, duration, key_values, pct, percent_of, pri
 
 # argparse dest -> train job param; only the options given are sent (the service has the defaults)
 TRAIN_OPTIONS = (
-    "alpha", "beta", "gamma", "lr", "weight_decay", "batch_size", "seed", "tau", "name", "data_dir", "classes",
-)  # fmt: skip
+    "alpha",
+    "beta",
+    "gamma",
+    "lr",
+    "weight_decay",
+    "batch_size",
+    "seed",
+    "tau",
+    "name",
+    "data_dir",
+    "classes",
+)
 
 
 def model_summary(client: HubClient, job: dict[str, Any]) -> str:
@@ -36,7 +46,7 @@ def model_summary(client: HubClient, job: dict[str, Any]) -> str:
         ("accuracy", pct(model["metrics"].get("accuracy"))),
         ("modules", f"{len(modules)} at τ={taus}, mean size {percent_of(mean_size(modules))} of the model"),
         ("job", f"{job['id']} ({job['kind']}, {duration(ran)})"),
-    ]  # fmt: skip
+    ]
     return key_values(pairs) + f"\n\nnext: moda modules {model['id']}"
 
 

@@ -45,9 +45,7 @@ def _calibrate_and_store(
     labels = [c.label for c in built.classes]
     x, y = samples_of(data, labels, "train")
     if len(y) == 0:
-        raise HubError(
-            ErrorCode.INVALID_ARGUMENT, f"dataset {data.name!r} has no training samples of {labels}"
-        )
+        raise HubError(ErrorCode.INVALID_ARGUMENT, f"dataset {data.name!r} has no training samples of {labels}")
     ctx.report(stage="calibrating", samples=len(y))
     assert isinstance(built.net, CombinedClassifier)
     x_test, y_test = samples_of(data, labels, "test")
@@ -57,15 +55,21 @@ def _calibrate_and_store(
     ctx.check_cancelled()
     before = per_class_accuracy(before_logits, y_test, len(labels))
     after = per_class_accuracy(predict_logits(built.net, x_test), y_test, len(labels))
-    per_class = [
-        {"label": lab, "before": b, "after": a} for lab, b, a in zip(labels, before, after, strict=True)
-    ]
+    per_class = [{"label": lab, "before": b, "after": a} for lab, b, a in zip(labels, before, after, strict=True)]
     ctx.report(stage="exporting")
     composition, _ = builder.store_classifier(
-        cid, strategy, built, module_ids, test_data=(x_test, y_test), job_id=ctx.job.id,
-        metrics={"per_class_accuracy": per_class, "calibration_train_loss": calibration.train_loss,
-                 "calibration_train_accuracy": calibration.train_accuracy},
-    )  # fmt: skip
+        cid,
+        strategy,
+        built,
+        module_ids,
+        test_data=(x_test, y_test),
+        job_id=ctx.job.id,
+        metrics={
+            "per_class_accuracy": per_class,
+            "calibration_train_loss": calibration.train_loss,
+            "calibration_train_accuracy": calibration.train_accuracy,
+        },
+    )
     return {"composition_id": composition.id, "per_class_accuracy": per_class}
 
 
@@ -105,9 +109,7 @@ def _provenance_modules(store: RegistryStore, model_id: str, classes: list[int])
             break  # stop reading pages once every class has its module
     missing = [c for c in classes if c not in found]
     if missing:
-        raise HubError(
-            ErrorCode.NOT_FOUND, f"model {model_id} has no modules for classes {missing}: modularize it"
-        )
+        raise HubError(ErrorCode.NOT_FOUND, f"model {model_id} has no modules for classes {missing}: modularize it")
     return found
 
 
@@ -161,9 +163,7 @@ def run_replace(ctx: JobContext, p: ReplaceParams) -> dict[str, Any]:
     data = replacement_data(planner, plan, p)
     x_test, _ = samples_of(data, [weak.labels[c] for c in kept], "test")
     weak_alone = predict_logits(parts[0].net, x_test)[:, kept]  # W restricted to the kept classes
-    result = _calibrate_and_store(
-        ctx, builder, cid, Strategy.REPLACE, built, module_ids, data, baseline=weak_alone
-    )
+    result = _calibrate_and_store(ctx, builder, cid, Strategy.REPLACE, built, module_ids, data, baseline=weak_alone)
     target = kept.index(p.target_class)
     rows = result["per_class_accuracy"]
     others = [r for i, r in enumerate(rows) if i != target and r["before"] is not None]

@@ -81,6 +81,14 @@ def run_worker(settings: Settings, concurrency: int = 1) -> int:
     """Run a Celery worker in this process with the same settings as the API."""
     app = make_celery(settings)
     pool = "solo" if concurrency == 1 else "prefork"  # solo: the job runs in this very process
-    app.worker_main(["worker", f"--concurrency={concurrency}", f"--pool={pool}", "--loglevel=INFO",
-                     "--without-gossip", "--without-mingle"])  # fmt: skip
+    app.worker_main(
+        [
+            "worker",
+            f"--concurrency={concurrency}",
+            f"--pool={pool}",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
     return 0

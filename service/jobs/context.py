@@ -90,10 +90,18 @@ class _ProgressHooks(TrainingHooks):
 
     def on_epoch(self, m: EpochMetrics) -> None:
         self.ctx.report(
-            stage=self.stage, epoch=m.epoch, epochs=m.epochs, loss=m.loss, ce=m.ce, affinity=m.affinity,
-            dispersion=m.dispersion, compactness=m.compactness, train_accuracy=m.train_acc,
-            test_accuracy=m.test_acc, epoch_seconds=m.seconds,
-        )  # fmt: skip
+            stage=self.stage,
+            epoch=m.epoch,
+            epochs=m.epochs,
+            loss=m.loss,
+            ce=m.ce,
+            affinity=m.affinity,
+            dispersion=m.dispersion,
+            compactness=m.compactness,
+            train_accuracy=m.train_acc,
+            test_accuracy=m.test_acc,
+            epoch_seconds=m.seconds,
+        )
 
     def should_stop(self) -> bool:
         return self.ctx.cancelled.is_set()

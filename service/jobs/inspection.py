@@ -30,9 +30,7 @@ class CompositionPreview:
     existing: Composition | None  # built already: its id and measured accuracy
 
 
-def preview_composition(
-    planner: Planner, builder: CompositionBuilder, module_ids: Sequence[str]
-) -> CompositionPreview:
+def preview_composition(planner: Planner, builder: CompositionBuilder, module_ids: Sequence[str]) -> CompositionPreview:
     """The cost of composing `module_ids`, measured as building it would (nothing is exported or stored)."""
     modules, models = planner.selection(module_ids)
     parts = []

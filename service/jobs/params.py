@@ -110,4 +110,3 @@ class ReplaceParams(JobParams, DataDirNeedsDataset):
     classes: list[int] | None = Field(default=None, description="weak-model classes to keep; default all")
     dataset: DatasetName | None = Field(default=None, description="calibration data; default the weak model's")
     data_dir: DataDir | None = Field(default=None, description="its directory below MODA_DATASETS_DIR; needs dataset")
-

@@ -14,9 +14,8 @@ from service.jobs.params import JobParams
 
 log = logging.getLogger(__name__)
 
-def run_job(
-    store: RegistryStore, artifacts: ArtifactStore, settings: Settings, job: Job, worker_id: str
-) -> None:
+
+def run_job(store: RegistryStore, artifacts: ArtifactStore, settings: Settings, job: Job, worker_id: str) -> None:
     """Run a job this worker has claimed and record its outcome (unless it was taken from us)."""
     log.info("job %s (%s) started by %s", job.id, job.kind, worker_id)
     with JobContext(store, artifacts, settings, job, worker_id) as ctx:

@@ -31,8 +31,16 @@ def training_data(full: ImageDataset, p: TrainParams) -> ImageDataset:
 
 
 def epoch_record(h: EpochMetrics) -> dict[str, Any]:
-    return {"epoch": h.epoch, "loss": h.loss, "ce": h.ce, "affinity": h.affinity, "dispersion": h.dispersion,
-            "compactness": h.compactness, "train_accuracy": h.train_acc, "test_accuracy": h.test_acc}  # fmt: skip
+    return {
+        "epoch": h.epoch,
+        "loss": h.loss,
+        "ce": h.ce,
+        "affinity": h.affinity,
+        "dispersion": h.dispersion,
+        "compactness": h.compactness,
+        "train_accuracy": h.train_acc,
+        "test_accuracy": h.test_acc,
+    }
 
 
 def run_train(ctx: JobContext, p: TrainParams) -> dict[str, Any]:
@@ -44,9 +52,15 @@ def run_train(ctx: JobContext, p: TrainParams) -> dict[str, Any]:
     torch.manual_seed(p.seed)
     net = build_model(ArchConfig(p.arch, data.input_spec, data.num_classes))
     config = TrainConfig(
-        epochs=p.epochs, alpha=p.alpha, beta=p.beta, gamma=p.gamma, lr=p.lr,
-        weight_decay=p.weight_decay, batch_size=p.batch_size, seed=p.seed,
-    )  # fmt: skip
+        epochs=p.epochs,
+        alpha=p.alpha,
+        beta=p.beta,
+        gamma=p.gamma,
+        lr=p.lr,
+        weight_decay=p.weight_decay,
+        batch_size=p.batch_size,
+        seed=p.seed,
+    )
     run = train(net, data, config, ctx.training_hooks())
     if run.stopped:
         raise JobCancelled()

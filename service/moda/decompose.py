@@ -18,9 +18,7 @@ DEFAULT_TAU = 0.9
 
 
 @torch.no_grad()
-def activation_rates(
-    model: ModularNet, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512
-) -> list[torch.Tensor]:
+def activation_rates(model: ModularNet, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512) -> list[torch.Tensor]:
     """Per modular layer, a (classes, D) tensor of non-zero rates."""
     model.eval()
     device = next(model.parameters()).device

@@ -144,9 +144,12 @@ def train(
     total_steps = config.epochs * steps_per_epoch
 
     optimizer = torch.optim.SGD(
-        model.parameters(), lr=config.lr, momentum=config.momentum, nesterov=True,
+        model.parameters(),
+        lr=config.lr,
+        momentum=config.momentum,
+        nesterov=True,
         weight_decay=config.weight_decay,
-    )  # fmt: skip
+    )
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / total_steps))
     )

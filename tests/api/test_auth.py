@@ -112,11 +112,20 @@ def test_with_auth_all_reads_and_inference_need_the_key_too(
 ) -> None:
     """MODA_AUTH=all: every endpoint but the probes and the docs; a second server on the suite's registry."""
     x = digits().x_test[:1]
-    reads = ["/v1/models", f"/v1/models/{trained.model['id']}", "/v1/jobs", "/v1/compositions",
-             f"/v1/modules/{trained.modules[0]['id']}/onnx", f"/v2/models/{composition['id']}", "/metrics"]  # fmt: skip
+    reads = [
+        "/v1/models",
+        f"/v1/models/{trained.model['id']}",
+        "/v1/jobs",
+        "/v1/compositions",
+        f"/v1/modules/{trained.modules[0]['id']}/onnx",
+        f"/v2/models/{composition['id']}",
+        "/metrics",
+    ]
     infer = {"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32", "data": x.ravel().tolist()}]}
-    predictions = [(f"/v1/compositions/{composition['id']}/predict", {"inputs": x.tolist()}),
-                   (f"/v2/models/{composition['id']}/infer", infer)]  # fmt: skip
+    predictions = [
+        (f"/v1/compositions/{composition['id']}/predict", {"inputs": x.tolist()}),
+        (f"/v2/models/{composition['id']}/infer", infer),
+    ]
     env = {"MODA_API_KEY": API_KEY, "MODA_AUTH": "all", "MODA_WORKERS": "0"}
     with start_server(hub.home, env) as locked, locked.client() as anonymous, locked.client(headers=AUTH) as keyed:
         for path in reads:

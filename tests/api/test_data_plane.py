@@ -62,8 +62,10 @@ def test_inferences_past_the_limit_get_429_with_retry_after(crowded: LiveServer,
     assert_error(refused, 429, "OVERLOADED", "MODA_MAX_INFLIGHT")
     with crowded.client() as client:  # every slot was given back
         assert client.post(url, json={"inputs": x[:2].tolist()}).status_code == 200
-        v2 = client.post(f"/v2/models/{composition['id']}/infer", json={"inputs": [
-            {"name": "input", "shape": [1, 64], "datatype": "FP32", "data": x[0].ravel().tolist()}]})  # fmt: skip
+        v2 = client.post(
+            f"/v2/models/{composition['id']}/infer",
+            json={"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32", "data": x[0].ravel().tolist()}]},
+        )
         assert v2.status_code == 200
 
 
@@ -133,8 +135,10 @@ def test_large_images_decode_without_stalling_anyone(roomy: LiveServer, composit
 def test_a_body_that_stalls_midway_gets_408_and_frees_its_slot(
     roomy: LiveServer, composition: dict[str, Any], path: str
 ) -> None:
-    head = (f"POST {path.format(id=composition['id'])} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            "Content-Length: 1000\r\n\r\n").encode()  # fmt: skip
+    head = (
+        f"POST {path.format(id=composition['id'])} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: 1000\r\n\r\n"
+    ).encode()
     with socket.create_connection(("127.0.0.1", roomy.port), timeout=10) as sock:
         started = time.perf_counter()
         sock.sendall(head + b'{"inputs": [[0, 0, ')  # ... and nothing more

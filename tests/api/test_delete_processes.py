@@ -63,8 +63,11 @@ def test_a_deleted_composition_answers_404_from_every_process_within_a_second(tm
         server.start(timeout=180)  # three processes import torch at once: slow on a busy machine
         assert server.process is not None
         supervisor = server.process.pid
-        processes = wait_for(lambda: len(spawned(supervisor)) == 3 and spawned(supervisor), timeout=30,
-                             what="two API processes and one job worker")  # fmt: skip
+        processes = wait_for(
+            lambda: len(spawned(supervisor)) == 3 and spawned(supervisor),
+            timeout=30,
+            what="two API processes and one job worker",
+        )
         with server.client() as setup:
             job = setup.post("/v1/jobs", json={"kind": "train", "params": {"epochs": 1}}).json()
             model_id = succeeded(setup, job["id"])["result"]["model_id"]

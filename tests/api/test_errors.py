@@ -53,13 +53,16 @@ def test_malformed_bodies_are_4xx(client: httpx.Client, composition: dict[str, A
 @pytest.mark.parametrize(
     ("url", "body", "where"),
     [
-        ("/v1/jobs", '{"kind": "train", "params": {"epochs": 1,, }}',
-         "Expecting property name enclosed in double quotes: line 1 column 42 (char 41)"),
+        (
+            "/v1/jobs",
+            '{"kind": "train", "params": {"epochs": 1,, }}',
+            "Expecting property name enclosed in double quotes: line 1 column 42 (char 41)",
+        ),
         ("/v1/jobs", "not json", "Expecting value: line 1 column 1 (char 0)"),
         ("/v1/jobs", '{"kind": "train",\n "params": {}\n', "Expecting ',' delimiter: line 3 column 1 (char 32)"),
         ("/v1/compositions", '{"modules": [', "Expecting value: line 1 column 14 (char 13)"),
     ],
-)  # fmt: skip
+)
 def test_a_body_that_is_not_json_says_why_and_where(client: httpx.Client, url: str, body: str, where: str) -> None:
     """As the endpoints that parse their own bodies say it, not FastAPI's "41: JSON decode error"."""
     message = assert_error(raw_json(client, url, body), 422, "INVALID_ARGUMENT")

@@ -43,10 +43,19 @@ async def stream_for(app: Any, path: str, seconds: float) -> tuple[dict[str, Any
             body.extend(message.get("body", b""))
 
     scope = {
-        "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
-        "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
-        "root_path": "", "headers": [(b"host", b"hub")], "client": ("127.0.0.1", 1), "server": ("hub", 80),
-    }  # fmt: skip
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"hub")],
+        "client": ("127.0.0.1", 1),
+        "server": ("hub", 80),
+    }
     call = asyncio.create_task(app(scope, receive, send))
     await asyncio.sleep(seconds)
     disconnected.set()

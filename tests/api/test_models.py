@@ -167,8 +167,15 @@ def test_a_pickled_model_is_refused_with_what_to_upload_instead(client: httpx.Cl
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
     with_objects = {"state_dict": net.state_dict(), "optimizer": torch.optim.SGD(net.parameters(), lr=0.1)}
     for name, content in (("model.pt", _torch_bytes(net)), ("checkpoint.pt", _torch_bytes(with_objects))):
-        message = assert_error(upload(client, content, name), 400, "INVALID_WEIGHTS", "pickled python objects",
-                               "never unpickles", "torch.save(model.state_dict()", ".safetensors")  # fmt: skip
+        message = assert_error(
+            upload(client, content, name),
+            400,
+            "INVALID_WEIGHTS",
+            "pickled python objects",
+            "never unpickles",
+            "torch.save(model.state_dict()",
+            ".safetensors",
+        )
         assert len(message) < 400, message
         assert "\x1b" not in message and "weights_only" not in message, message
     whole = assert_error(upload(client, _torch_bytes(net)), 400, "INVALID_WEIGHTS")

@@ -23,11 +23,13 @@ LOW = "digits-0-4"  # 1×8×8, 0..16, classes 0..4
 TARGET = 3
 
 
-def _write_npz(directory: Path, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
-               y_test: np.ndarray, labels: list[str]) -> None:  # fmt: skip
+def _write_npz(
+    directory: Path, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, labels: list[str]
+) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    np.savez(directory / "data.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
-             labels=np.array(labels))  # fmt: skip
+    np.savez(
+        directory / "data.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test, labels=np.array(labels)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +47,9 @@ def other_data(hub: LiveServer) -> None:
     # A quarter of the training images: enough for one epoch of a donor model, quickly.
     _write_npz(datasets / WIDE, wide(x_train[::4]), y_train[::4], wide(x_test), y_test, data.labels)
     low_train, low_test = y_train < 5, y_test < 5
-    _write_npz(datasets / LOW, x_train[low_train], y_train[low_train], x_test[low_test], y_test[low_test],
-               data.labels[:5])  # fmt: skip
+    _write_npz(
+        datasets / LOW, x_train[low_train], y_train[low_train], x_test[low_test], y_test[low_test], data.labels[:5]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +107,9 @@ def test_calibration_on_data_with_another_input_is_refused_at_submit(
     by_job = client.post("/v1/jobs", json={"kind": "calibrate", "params": {"module_ids": selection, **wide}})
     assert assert_error(by_job, 400, "INVALID_ARGUMENT") == message
     unknown = {"module_ids": [selection[0], "no-such-module"]}
-    assert_error(client.post("/v1/jobs", json={"kind": "calibrate", "params": unknown}), 404, "NOT_FOUND",
-                 "no-such-module")  # fmt: skip
+    assert_error(
+        client.post("/v1/jobs", json={"kind": "calibrate", "params": unknown}), 404, "NOT_FOUND", "no-such-module"
+    )
     assert job_count(client) == jobs
     assert client.get("/v1/compositions").json()["total"] == compositions
 

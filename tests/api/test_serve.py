@@ -41,8 +41,11 @@ def test_several_api_processes_share_the_registry_and_jobs_run_once(tmp_path: Pa
     with server:
         assert server.process is not None
         supervisor = server.process.pid
-        processes = wait_for(lambda: len(spawned(supervisor)) == 3 and spawned(supervisor), timeout=30,
-                             what="two API processes and one job worker")  # fmt: skip
+        processes = wait_for(
+            lambda: len(spawned(supervisor)) == 3 and spawned(supervisor),
+            timeout=30,
+            what="two API processes and one job worker",
+        )
         with server.client() as client:
             # New connections land on either API process; every one of them answers from the one registry.
             for _ in range(20):

@@ -13,16 +13,42 @@ from benchmarks import modularity, replacement, serving, training_step
 from tests.live_server import free_port
 
 MODULARITY_KEYS = {
-    "std_acc", "moda_acc", "std_epoch_s", "moda_epoch_s", "module_size_mean", "overlap_mean",
-    "composed_acc_mean", "std_restricted_acc_mean", "composed_size_mean", "pairs_composed_acc_mean",
-    "pairs_composed_size_mean", "onnx_max_abs_diff", "step_ratio",
-}  # fmt: skip
+    "std_acc",
+    "moda_acc",
+    "std_epoch_s",
+    "moda_epoch_s",
+    "module_size_mean",
+    "overlap_mean",
+    "composed_acc_mean",
+    "std_restricted_acc_mean",
+    "composed_size_mean",
+    "pairs_composed_acc_mean",
+    "pairs_composed_size_mean",
+    "onnx_max_abs_diff",
+    "step_ratio",
+}
 
 
 def test_modularity_benchmark_writes_every_key(tmp_path: Path) -> None:
     out = tmp_path / "m.json"
-    modularity.main(["--dataset", "digits", "--arch", "mlp", "--epochs", "3", "--subsets", "1", "--step-rounds", "3",
-                     "--json", str(out), "--save-dir", str(tmp_path / "models")])  # fmt: skip
+    modularity.main(
+        [
+            "--dataset",
+            "digits",
+            "--arch",
+            "mlp",
+            "--epochs",
+            "3",
+            "--subsets",
+            "1",
+            "--step-rounds",
+            "3",
+            "--json",
+            str(out),
+            "--save-dir",
+            str(tmp_path / "models"),
+        ]
+    )
     result = json.loads(out.read_text())
     assert result.keys() >= MODULARITY_KEYS
     assert all(isinstance(result[k], float) and math.isfinite(result[k]) for k in MODULARITY_KEYS)
@@ -31,14 +57,29 @@ def test_modularity_benchmark_writes_every_key(tmp_path: Path) -> None:
     assert result["onnx_max_abs_diff"] <= 1e-4
     assert result["moda_acc"] > 80 and result["std_acc"] > 80
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == [
-        "digits_mlp_moda.safetensors", "digits_mlp_standard.safetensors"
-    ]  # fmt: skip
+        "digits_mlp_moda.safetensors",
+        "digits_mlp_standard.safetensors",
+    ]
 
 
 def test_replacement_benchmark_writes_every_key(tmp_path: Path) -> None:
     out = tmp_path / "r.json"
-    replacement.main(["--dataset", "digits", "--strong-epochs", "2", "--weak-epochs", "1", "--weak-fraction", "0.3",
-                      "--seeds", "0,1", "--json", str(out)])  # fmt: skip
+    replacement.main(
+        [
+            "--dataset",
+            "digits",
+            "--strong-epochs",
+            "2",
+            "--weak-epochs",
+            "1",
+            "--weak-fraction",
+            "0.3",
+            "--seeds",
+            "0,1",
+            "--json",
+            str(out),
+        ]
+    )
     result = json.loads(out.read_text())
     assert {"tc_gain_mean", "non_tc_change_mean", "tc_gain_over_recalibration_mean", "rows"} <= result.keys()
     rows = result["rows"]
@@ -69,9 +110,30 @@ def test_replacement_benchmark_rejects_malformed_seeds(seeds: str) -> None:
 
 def test_serving_benchmark_measures_every_composition_against_bare_onnxruntime(tmp_path: Path) -> None:
     out = tmp_path / "s.json"
-    serving.main(["--dataset", "digits", "--home", str(tmp_path / "home"), "--port", str(free_port()),
-                  "--mobilenet-epochs", "1", "--lenet-epochs", "1", "--rounds", "1", "--seconds", "0.05",
-                  "--concurrency-s", "1", "--flood-s", "1", "--json", str(out)])  # fmt: skip
+    serving.main(
+        [
+            "--dataset",
+            "digits",
+            "--home",
+            str(tmp_path / "home"),
+            "--port",
+            str(free_port()),
+            "--mobilenet-epochs",
+            "1",
+            "--lenet-epochs",
+            "1",
+            "--rounds",
+            "1",
+            "--seconds",
+            "0.05",
+            "--concurrency-s",
+            "1",
+            "--flood-s",
+            "1",
+            "--json",
+            str(out),
+        ]
+    )
     result = json.loads(out.read_text())
     for arch in ("mobilenet", "lenet5"):
         compositions = result[arch]["compositions"]
@@ -90,8 +152,22 @@ def test_serving_benchmark_measures_every_composition_against_bare_onnxruntime(t
 
 def test_training_step_benchmark_interleaves_every_kind(tmp_path: Path) -> None:
     out = tmp_path / "t.json"
-    training_step.main(["--archs", "mlp,lenet5", "--inputs", "28x28", "--batch", "16", "--rounds", "3",
-                        "--warmup", "1", "--json", str(out)])  # fmt: skip
+    training_step.main(
+        [
+            "--archs",
+            "mlp,lenet5",
+            "--inputs",
+            "28x28",
+            "--batch",
+            "16",
+            "--rounds",
+            "3",
+            "--warmup",
+            "1",
+            "--json",
+            str(out),
+        ]
+    )
     result = json.loads(out.read_text())
     for case in ("mlp/28x28", "lenet5/28x28"):
         row = result[case]

@@ -38,8 +38,7 @@ def api(hub: LiveServer) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="module")
 def trained(hub: LiveServer) -> Result:
     """`moda train --wait` of a small digits MLP, as a person runs it."""
-    return moda("--url", hub.url, "train", "--dataset", "digits", "--arch", "mlp",
-                "--epochs", str(EPOCHS), "--wait")  # fmt: skip
+    return moda("--url", hub.url, "train", "--dataset", "digits", "--arch", "mlp", "--epochs", str(EPOCHS), "--wait")
 
 
 @pytest.fixture(scope="module")
@@ -182,8 +181,7 @@ def test_predict_png_and_npy_files(
         assert probability == f"{prediction['probabilities'][prediction['label']]:.4f}"
     assert [r.split()[1] for r in rows[:2]] == ["1", "2"]  # and the model is right about them
 
-    as_json = _json(moda("--url", hub.url, "predict", composition["id"],
-                         str(tmp_path / "batch.npy"), "--json"))  # fmt: skip
+    as_json = _json(moda("--url", hub.url, "predict", composition["id"], str(tmp_path / "batch.npy"), "--json"))
     assert [p["input"] for p in as_json["predictions"]] == names[2:]
 
 
@@ -222,12 +220,16 @@ def test_train_wait_exits_non_zero_when_the_job_is_cancelled(hub: LiveServer, ap
     try:
         job = wait_for(
             lambda: next(
-                (j for j in api.get("/v1/jobs", params={"status": "running"}).json()["items"]
-                 if j["params"]["epochs"] == 500 and j["progress"].get("epoch")),
+                (
+                    j
+                    for j in api.get("/v1/jobs", params={"status": "running"}).json()["items"]
+                    if j["params"]["epochs"] == 500 and j["progress"].get("epoch")
+                ),
                 None,
             ),
-            timeout=60, what="the training job to run an epoch",
-        )  # fmt: skip
+            timeout=60,
+            what="the training job to run an epoch",
+        )
         cancelled = moda("--url", hub.url, "cancel", job["id"])
         assert cancelled.code == 0 and job["id"] in cancelled.out
         _, err = waiting.communicate(timeout=60)
@@ -302,8 +304,21 @@ def test_upload_then_compose_across_models(
     torch.save(net.state_dict(), tmp_path / "mlp.pt")
     labels = [str(i) for i in range(10)]  # the dataset's: calibration matches classes by label
     weights = str(tmp_path / "mlp.pt")
-    uploaded = moda("--url", hub.url, "upload", weights, "--arch", "mlp", "--dataset", "digits",
-                    "--labels", *labels, "--name", "uploaded-mlp", "--wait")  # fmt: skip
+    uploaded = moda(
+        "--url",
+        hub.url,
+        "upload",
+        weights,
+        "--arch",
+        "mlp",
+        "--dataset",
+        "digits",
+        "--labels",
+        *labels,
+        "--name",
+        "uploaded-mlp",
+        "--wait",
+    )
     assert uploaded.code == 0, uploaded.err
     assert uploaded.value("name") == "uploaded-mlp v1"
     model = api.get(f"/v1/models/{uploaded.value('model')}").raise_for_status().json()
@@ -388,12 +403,37 @@ def test_replace_repairs_a_weak_class_with_a_stronger_module(
     torch.manual_seed(1)
     weak = build_model(ArchConfig("mlp", load_dataset("digits").input_spec, 10))  # untrained: every class is weak
     torch.save(weak.state_dict(), tmp_path / "weak.pt")
-    uploaded = moda("--url", hub.url, "upload", str(tmp_path / "weak.pt"), "--arch", "mlp", "--dataset", "digits",
-                    "--labels", *[str(i) for i in range(10)], "--name", "weak-mlp", "--wait", "-q")  # fmt: skip
+    uploaded = moda(
+        "--url",
+        hub.url,
+        "upload",
+        str(tmp_path / "weak.pt"),
+        "--arch",
+        "mlp",
+        "--dataset",
+        "digits",
+        "--labels",
+        *[str(i) for i in range(10)],
+        "--name",
+        "weak-mlp",
+        "--wait",
+        "-q",
+    )
     assert uploaded.code == 0, uploaded.err
 
-    repaired = moda("--url", hub.url, "replace", uploaded.value("model"), "--class", "1",
-                    "--module", modules[1]["id"], "--classes", "0,1,2", "--wait")  # fmt: skip
+    repaired = moda(
+        "--url",
+        hub.url,
+        "replace",
+        uploaded.value("model"),
+        "--class",
+        "1",
+        "--module",
+        modules[1]["id"],
+        "--classes",
+        "0,1,2",
+        "--wait",
+    )
     assert repaired.code == 0, repaired.err
     composition = api.get(f"/v1/compositions/{repaired.value('composition')}").raise_for_status().json()
     assert composition["strategy"] == "replace"

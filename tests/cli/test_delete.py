@@ -29,8 +29,11 @@ def api(hub: LiveServer) -> Iterator[httpx.Client]:
 
 def test_delete_a_composition_then_a_model_with_its_compositions(hub: LiveServer, api: httpx.Client) -> None:
     job = api.post("/v1/jobs", json={"kind": "train", "params": {"epochs": 1}}).raise_for_status().json()
-    done = wait_for(lambda: (j := api.get(f"/v1/jobs/{job['id']}").json())["status"] == "succeeded" and j,
-                    timeout=180, what="training")  # fmt: skip
+    done = wait_for(
+        lambda: (j := api.get(f"/v1/jobs/{job['id']}").json())["status"] == "succeeded" and j,
+        timeout=180,
+        what="training",
+    )
     model_id = done["result"]["model_id"]
     modules = done["result"]["module_ids"]
     first = api.post("/v1/compositions", json={"modules": modules[:2]}).raise_for_status().json()["id"]

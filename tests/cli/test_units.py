@@ -51,8 +51,15 @@ def test_parse_events_joins_data_lines_and_skips_comments() -> None:
 
 
 def _job(status: str, **progress: object) -> dict:
-    return {"id": "j1", "kind": "train", "status": status, "attempts": 1, "progress": progress,
-            "result": {}, "error": None}  # fmt: skip
+    return {
+        "id": "j1",
+        "kind": "train",
+        "status": status,
+        "attempts": 1,
+        "progress": progress,
+        "result": {},
+        "error": None,
+    }
 
 
 def test_follow_job_polls_when_the_event_stream_ends_early() -> None:
@@ -91,8 +98,17 @@ def test_errors_are_translated_at_the_boundary() -> None:
 
 
 def test_progress_text() -> None:
-    training = _job("running", stage="training", epoch=3, epochs=10, ce=0.2134, affinity=0.35,
-                    dispersion=0.12, compactness=0.0512, test_accuracy=96.944)  # fmt: skip
+    training = _job(
+        "running",
+        stage="training",
+        epoch=3,
+        epochs=10,
+        ce=0.2134,
+        affinity=0.35,
+        dispersion=0.12,
+        compactness=0.0512,
+        test_accuracy=96.944,
+    )
     assert training_postfix(training["progress"]) == "ce 0.213 aff 0.350 dis 0.120 comp 0.051 acc 96.94%"
     assert describe_progress(training) == "training epoch 3/10, acc 96.94%"
     assert describe_progress(_job("queued")) == "queued"
@@ -158,8 +174,10 @@ def test_help_states_the_services_defaults(command: str) -> None:
                 f"--{action.dest.replace('_', '-')} says default {value}, the service's is {field.default}"
             )
             checked.append(action.dest)
-    expected = {"train": {"dataset", "arch", "epochs", "alpha", "beta", "gamma", "lr", "weight_decay", "seed", "tau"},
-                "upload": {"tau"}}[command]  # fmt: skip
+    expected = {
+        "train": {"dataset", "arch", "epochs", "alpha", "beta", "gamma", "lr", "weight_decay", "seed", "tau"},
+        "upload": {"tau"},
+    }[command]
     assert set(checked) == expected
 
 
@@ -173,8 +191,17 @@ def test_accuracy_says_why_it_was_not_measured() -> None:
 
 # the terminal-fitting CLI -------------------------------------------------------------------------
 
-MODEL_ROW = ["6711847a" * 4, "fashion-mnist-lenet5", 12, "lenet5", 10, "MODA α1 β1 γ0.3", "91.23%", "61,706",
-             "2026-12-07 02:17:00"]  # fmt: skip
+MODEL_ROW = [
+    "6711847a" * 4,
+    "fashion-mnist-lenet5",
+    12,
+    "lenet5",
+    10,
+    "MODA α1 β1 γ0.3",
+    "91.23%",
+    "61,706",
+    "2026-12-07 02:17:00",
+]
 MODEL_HEADERS = ["ID", "NAME", "VERSION", "ARCH", "CLASSES", "TRAINING", "ACCURACY", "PARAMS", "CREATED"]
 
 
@@ -196,11 +223,25 @@ def test_table_leaves_out_optional_columns_only_when_it_must() -> None:
 
 
 def _snapshots() -> list[dict]:
-    training = [_job("running", stage="training", epoch=e, epochs=4, ce=0.5, affinity=0.3, dispersion=0.1,
-                     compactness=0.05, test_accuracy=90.0 + e) for e in range(1, 4)]  # fmt: skip
+    training = [
+        _job(
+            "running",
+            stage="training",
+            epoch=e,
+            epochs=4,
+            ce=0.5,
+            affinity=0.3,
+            dispersion=0.1,
+            compactness=0.05,
+            test_accuracy=90.0 + e,
+        )
+        for e in range(1, 4)
+    ]
     # Progress fields merge: the decomposing job still carries its last training figures.
-    decomposing = [_job("running", stage="modularizing", epoch=3, epochs=4, ce=0.5, test_accuracy=93.0,
-                        module=m, modules=5) for m in range(1, 6)]  # fmt: skip
+    decomposing = [
+        _job("running", stage="modularizing", epoch=3, epochs=4, ce=0.5, test_accuracy=93.0, module=m, modules=5)
+        for m in range(1, 6)
+    ]
     return training + decomposing
 
 
@@ -322,4 +363,3 @@ def test_a_repeated_snapshot_draws_no_new_line(capsys: pytest.CaptureFixture[str
     bars.close()
     assert [line.split()[2] for line in capsys.readouterr().err.splitlines()] == ["1/4", "2/4"]
     assert describe_progress(_snapshots()[-1]) == "modularizing module 5/5", "no training figures"
-

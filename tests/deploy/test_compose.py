@@ -86,8 +86,12 @@ def test_compose_cli_validates_the_file(command: list[str] | None) -> None:
     env |= FILLED_ENV  # what .env gives it
     result = subprocess.run(
         [*command, "-f", str(COMPOSE_FILE), "config", "-q"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, f"{' '.join(command)} config failed:\n{result.stdout}{result.stderr}"
 
 

@@ -107,9 +107,7 @@ def test_serves_on_all_interfaces_with_one_thread_per_process(dockerfile: list[I
 def test_dependency_layer_is_cached_apart_from_the_source(dockerfile: list[Instruction]) -> None:
     lock = index_of(dockerfile, "COPY", r"^requirements\.lock \./?$")
     deps = index_of(dockerfile, "RUN", r"pip install .*-r requirements\.lock")
-    first_source = min(
-        index_of(dockerfile, "COPY", rf"^{package}\b") for package in ("service", "modules_store")
-    )
+    first_source = min(index_of(dockerfile, "COPY", rf"^{package}\b") for package in ("service", "modules_store"))
     assert lock < deps < first_source, "COPY the lock, install dependencies, then COPY the source"
     project = index_of(dockerfile, "RUN", r"pip install --no-deps \.")
     assert project > first_source
@@ -173,8 +171,11 @@ def test_entrypoint_commands_exist_in_the_cli(command: str) -> None:
     """The very subcommands the tests run as `python -m service <command>`."""
     result = subprocess.run(
         [sys.executable, "-m", "service", command, "--help"],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     for option in (a for a in ROLES["api"] if a.startswith("--")) if command == "serve" else ():
         assert option in result.stdout
@@ -247,9 +248,7 @@ def http_server() -> Iterator[str]:
         server.server_close()
 
 
-def test_healthcheck_of_the_api(
-    healthcheck: ModuleType, http_server: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_healthcheck_of_the_api(healthcheck: ModuleType, http_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(healthcheck, "serve_argv", lambda: [b"moda", b"serve"])
     assert healthcheck.main(["check", f"{http_server}/healthz"]) == 0
     assert healthcheck.main(["check", f"{http_server}/down"]) == 1

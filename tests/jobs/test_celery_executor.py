@@ -77,8 +77,11 @@ class Worker:
         with open(log, "ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "service", "worker"],
-                cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+                cwd=REPO,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
 
     @property
     def pid(self) -> int:
@@ -194,9 +197,7 @@ def get_job(client: httpx.Client, job_id: str) -> dict[str, Any]:
     return response.json()
 
 
-def wait_job(
-    client: httpx.Client, cluster: Cluster, job_id: str, until: set[str], timeout: float
-) -> dict[str, Any]:
+def wait_job(client: httpx.Client, cluster: Cluster, job_id: str, until: set[str], timeout: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = get_job(client, job_id)
@@ -265,17 +266,16 @@ def test_train_job_runs_on_a_celery_worker_and_its_modules_compose(
     assert worker.alive()
 
 
-def test_progress_advances_while_running_and_cancel_stops_the_job(
-    cluster: Cluster, client: httpx.Client
-) -> None:
+def test_progress_advances_while_running_and_cancel_stops_the_job(cluster: Cluster, client: httpx.Client) -> None:
     worker = cluster.only_worker()
     job = submit_train(client, epochs=500)  # far longer than the test waits
 
     first = wait_for(lambda: running_epoch(client, job["id"], 1), timeout=90, what="the first epoch")
     later = wait_for(
-        lambda: running_epoch(client, job["id"], first["progress"]["epoch"] + 2), timeout=30,
+        lambda: running_epoch(client, job["id"], first["progress"]["epoch"] + 2),
+        timeout=30,
         what="two more epochs",
-    )  # fmt: skip
+    )
     assert later["progress"]["stage"] == "training"
     assert later["progress"]["epochs"] == 500
     assert later["heartbeat_at"] > first["heartbeat_at"]

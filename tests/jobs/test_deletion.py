@@ -33,13 +33,32 @@ def stored_model(store: SqlStore, artifacts: LocalArtifactStore, name: str) -> M
     """A model whose weights, full graph and two modules' files are really stored."""
     put = artifacts.put_bytes
     return store.create_model(
-        NewModel(name=name, arch="mlp", arch_config={}, input_spec=SPEC, labels=["a", "b"], alpha=1, beta=1,
-                 gamma=0.3, weights_sha256=put(f"{name} weights".encode()),
-                 metrics={"onnx_sha256": put(f"{name} graph".encode())}),
-        modules=[NewModule(model_id="", class_index=c, label="ab"[c], tau=0.9, params=1, size=0.5,
-                           mask_sha256=put(f"{name} mask {c}".encode()), onnx_sha256=put(f"{name} module {c}".encode()))
-                 for c in (0, 1)],
-    )  # fmt: skip
+        NewModel(
+            name=name,
+            arch="mlp",
+            arch_config={},
+            input_spec=SPEC,
+            labels=["a", "b"],
+            alpha=1,
+            beta=1,
+            gamma=0.3,
+            weights_sha256=put(f"{name} weights".encode()),
+            metrics={"onnx_sha256": put(f"{name} graph".encode())},
+        ),
+        modules=[
+            NewModule(
+                model_id="",
+                class_index=c,
+                label="ab"[c],
+                tau=0.9,
+                params=1,
+                size=0.5,
+                mask_sha256=put(f"{name} mask {c}".encode()),
+                onnx_sha256=put(f"{name} module {c}".encode()),
+            )
+            for c in (0, 1)
+        ],
+    )
 
 
 def files(artifacts: LocalArtifactStore) -> set[Path]:
@@ -68,8 +87,9 @@ def test_a_model_a_job_reads_is_refused_then_deleted_with_its_files(
     assert files(artifacts) == kept_files  # every file of the model's is reclaimed
 
 
-def test_a_job_queued_before_its_model_was_deleted_fails_cleanly(store: SqlStore, artifacts: LocalArtifactStore,
-                                                                tmp_path: Path) -> None:  # fmt: skip
+def test_a_job_queued_before_its_model_was_deleted_fails_cleanly(
+    store: SqlStore, artifacts: LocalArtifactStore, tmp_path: Path
+) -> None:
     model = stored_model(store, artifacts, "raced")
     store.create_job("modularize", {"model_id": model.id, "tau": 0.5})
     store.delete_model(model.id)  # the instant between the Deleter's check and the deletion

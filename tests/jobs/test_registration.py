@@ -103,10 +103,21 @@ def test_a_rerun_refuses_a_model_an_older_registry_left_without_modules(hub: Hub
     # Before a model and its modules were written in one transaction, a crash between the two
     # could leave the model alone; modules of a re-trained network would not match its weights.
     job = hub.store.create_job("train", TRAIN)
-    lone = hub.store.create_model(NewModel(
-        name="lone", arch="mlp", arch_config={}, input_spec={}, labels=["a", "b"], alpha=1.0, beta=1.0,
-        gamma=0.3, weights_sha256="0" * 64, metrics={}, job_id=job.id,
-    ))  # fmt: skip
+    lone = hub.store.create_model(
+        NewModel(
+            name="lone",
+            arch="mlp",
+            arch_config={},
+            input_spec={},
+            labels=["a", "b"],
+            alpha=1.0,
+            beta=1.0,
+            gamma=0.3,
+            weights_sha256="0" * 64,
+            metrics={},
+            job_id=job.id,
+        )
+    )
     run_job(hub.store, hub.artifacts, hub.settings, claim(hub, job.id, "local:host:0:w"), "local:host:0:w")
     failed = hub.store.get_job(job.id)
     assert failed.status == JobStatus.FAILED

@@ -112,9 +112,17 @@ def test_replacement_repairs_the_weak_class(client: httpx.Client, models: dict[s
 
     v2 = client.post(
         f"/v2/models/{composition['id']}/infer",
-        json={"inputs": [{"name": "input", "shape": [len(inputs), 1, 8, 8], "datatype": "FP32",
-                          "data": np.asarray(inputs, dtype=np.float32).ravel().tolist()}]},
-    )  # fmt: skip
+        json={
+            "inputs": [
+                {
+                    "name": "input",
+                    "shape": [len(inputs), 1, 8, 8],
+                    "datatype": "FP32",
+                    "data": np.asarray(inputs, dtype=np.float32).ravel().tolist(),
+                }
+            ]
+        },
+    )
     assert v2.status_code == 200
     logits = {o["name"]: np.asarray(o["data"]).reshape(o["shape"]) for o in v2.json()["outputs"]}["logits"]
     position = [c["label"] for c in composition["classes"]].index(str(TARGET))
@@ -207,9 +215,17 @@ def test_cross_model_composition_is_calibrated_by_a_job_and_served_over_v2(
     metadata = client.get(f"/v2/models/{composition_id}").json()
     assert metadata["outputs"][0]["shape"] == [-1, 3]
     inputs, truth = digits_test_samples(["0", "1", str(TARGET)])
-    body = {"inputs": [{"name": "input", "shape": [len(inputs), 64], "datatype": "FP32",
-                        "data": np.asarray(inputs, dtype=np.float32).ravel().tolist()}],
-            "outputs": [{"name": "probabilities"}]}  # fmt: skip
+    body = {
+        "inputs": [
+            {
+                "name": "input",
+                "shape": [len(inputs), 64],
+                "datatype": "FP32",
+                "data": np.asarray(inputs, dtype=np.float32).ravel().tolist(),
+            }
+        ],
+        "outputs": [{"name": "probabilities"}],
+    }
     out = client.post(f"/v2/models/{composition_id}/infer", json=body).json()["outputs"][0]
     probabilities = np.asarray(out["data"]).reshape(out["shape"])
     labels = np.array([int(c["label"]) for c in composition["classes"]])
@@ -234,8 +250,10 @@ def test_a_model_of_some_classes_can_be_modularized_again(client: httpx.Client) 
     again = client.post("/v1/jobs", json={"kind": "modularize", "params": {"model_id": model_id, "tau": 0.5}})
     assert again.status_code == 202
     # Asked again while it is queued or running: the same job, not five more doing the same split.
-    repeats = [client.post("/v1/jobs", json={"kind": "modularize", "params": {"model_id": model_id, "tau": 0.5}})
-               for _ in range(5)]  # fmt: skip
+    repeats = [
+        client.post("/v1/jobs", json={"kind": "modularize", "params": {"model_id": model_id, "tau": 0.5}})
+        for _ in range(5)
+    ]
     assert {r.json()["id"] for r in repeats if r.status_code == 202} <= {again.json()["id"]}
     assert all(r.status_code == 202 or r.json()["error"]["code"] == "ALREADY_EXISTS" for r in repeats)
     finished(client, again.json())
@@ -254,8 +272,9 @@ def test_modules_of_a_model_with_its_own_labels_compose(client: httpx.Client, tm
     torch.save(net.state_dict(), weights)
     labels = ",".join(f"digit-{i}" for i in range(10))
     with weights.open("rb") as f:
-        upload = client.post("/v1/models", files={"file": ("net.pt", f)},
-                             data={"arch": "mlp", "dataset": "digits", "labels": labels})  # fmt: skip
+        upload = client.post(
+            "/v1/models", files={"file": ("net.pt", f)}, data={"arch": "mlp", "dataset": "digits", "labels": labels}
+        )
     assert upload.status_code == 202, upload.text
     model_id = finished(client, upload.json())["result"]["model_id"]
     modules = modules_of(client, model_id)

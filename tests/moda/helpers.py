@@ -28,7 +28,5 @@ def random_model(arch: str, shape: tuple[int, int, int], num_classes: int = 10, 
     return model.eval()
 
 
-def random_pixels(
-    n: int, shape: tuple[int, int, int], seed: int = 1, pixel_max: float = 255.0
-) -> torch.Tensor:
+def random_pixels(n: int, shape: tuple[int, int, int], seed: int = 1, pixel_max: float = 255.0) -> torch.Tensor:
     return torch.rand(n, *shape, generator=torch.Generator().manual_seed(seed)) * pixel_max

@@ -16,9 +16,7 @@ CASES = [(arch, name) for arch in ARCHITECTURES for name in ("digits", "cifar")]
 
 
 def keep_everything(model: ModularNet, classes: Iterable[int]) -> list[ClassMask]:
-    return [
-        ClassMask(c, [torch.ones(w, dtype=torch.bool) for w in model.layer_widths()], []) for c in classes
-    ]
+    return [ClassMask(c, [torch.ones(w, dtype=torch.bool) for w in model.layer_widths()], []) for c in classes]
 
 
 def masks_of(model: ModularNet, shape: tuple[int, int, int], tau: float = 0.6) -> list[ClassMask]:
@@ -28,9 +26,7 @@ def masks_of(model: ModularNet, shape: tuple[int, int, int], tau: float = 0.6) -
 
 
 @pytest.mark.parametrize(("arch", "shape_name"), CASES)
-def test_composed_logits_equal_original_with_pruned_neurons_forced_to_zero(
-    arch: str, shape_name: str
-) -> None:
+def test_composed_logits_equal_original_with_pruned_neurons_forced_to_zero(arch: str, shape_name: str) -> None:
     shape = SHAPES[shape_name]
     model = random_model(arch, shape)
     masks = masks_of(model, shape)

@@ -14,13 +14,15 @@ from tests.moda.helpers import SHAPES, random_model
 
 def test_restricted_accuracy_uses_only_the_selected_classes() -> None:
     y = torch.tensor([0, 1, 2, 2, 1])
-    full = torch.tensor([
-        [9.0, 0.0, 5.0],  # class 0: not selected, ignored
-        [0.0, 1.0, 3.0],  # class 1: wrong among {1, 2}
-        [0.0, 0.0, 1.0],  # class 2: right
-        [8.0, 0.0, 1.0],  # class 2: right among {1, 2} although class 0 wins overall
-        [0.0, 4.0, 1.0],  # class 1: right
-    ])  # fmt: skip
+    full = torch.tensor(
+        [
+            [9.0, 0.0, 5.0],  # class 0: not selected, ignored
+            [0.0, 1.0, 3.0],  # class 1: wrong among {1, 2}
+            [0.0, 0.0, 1.0],  # class 2: right
+            [8.0, 0.0, 1.0],  # class 2: right among {1, 2} although class 0 wins overall
+            [0.0, 4.0, 1.0],  # class 1: right
+        ]
+    )
     assert restricted_accuracy(full, y, [1, 2]) == pytest.approx(75.0)
     assert restricted_accuracy(full[:, 1:], y, [2, 1]) == pytest.approx(75.0)  # composed columns
 
@@ -53,7 +55,8 @@ def test_overlap_and_sizes_on_an_mlp() -> None:
 
 
 def test_macs_of_conv_and_linear_layers() -> None:
-    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.Flatten(),
-                        nn.Linear(8 * 5 * 5, 4))  # fmt: skip
+    net = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.Flatten(), nn.Linear(8 * 5 * 5, 4)
+    )
     expected = 8 * 5 * 5 * 3 * 9 + 8 * 5 * 5 * 9 + 200 * 4
     assert count_macs(net, torch.zeros(2, 3, 5, 5)) == expected

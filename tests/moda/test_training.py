@@ -57,9 +57,7 @@ def test_hooks_receive_every_epoch_with_its_loss_terms(digits) -> None:
     assert [m.epoch for m in hooks.epochs] == [1, 2, 3]
     assert result.history == hooks.epochs
     for m in hooks.epochs:
-        assert m.loss == pytest.approx(
-            m.ce + 1.0 * m.affinity + 1.0 * m.dispersion + 0.3 * m.compactness, rel=1e-4
-        )
+        assert m.loss == pytest.approx(m.ce + 1.0 * m.affinity + 1.0 * m.dispersion + 0.3 * m.compactness, rel=1e-4)
         assert 0 < m.affinity < 1 and 0 < m.dispersion < 1 and m.compactness > 0
         assert m.seconds > 0
     assert hooks.epochs[-1].lr == pytest.approx(0.0, abs=1e-9)  # cosine schedule ends at zero

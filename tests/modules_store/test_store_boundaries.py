@@ -36,16 +36,13 @@ def test_no_forbidden_imports_in_source() -> None:
                 names = [node.module]
             else:
                 continue
-            offenders += [
-                f"{path.relative_to(REPO)}: {name}" for name in names if name.split(".")[0] in FORBIDDEN
-            ]
+            offenders += [f"{path.relative_to(REPO)}: {name}" for name in names if name.split(".")[0] in FORBIDDEN]
     assert offenders == []
 
 
 def test_importing_the_registry_loads_nothing_forbidden() -> None:
     probe = (
-        "import sys, modules_store\n"
-        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {sorted(FORBIDDEN)!r}))"
+        f"import sys, modules_store\nprint(sorted(m for m in sys.modules if m.split('.')[0] in {sorted(FORBIDDEN)!r}))"
     )
     output = subprocess.run(
         [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True, timeout=60

@@ -41,9 +41,7 @@ def _code(error: pytest.ExceptionInfo[StoreError]) -> str:
 
 
 def test_get_or_create_dataset_creates_once_and_round_trips(store: SqlStore) -> None:
-    created = store.get_or_create_dataset(
-        name="digits", input_spec=SPEC, labels=LABELS, n_train=1437, n_test=360
-    )
+    created = store.get_or_create_dataset(name="digits", input_spec=SPEC, labels=LABELS, n_train=1437, n_test=360)
     again = store.get_or_create_dataset(
         name="digits", input_spec=SPEC, labels=LABELS, n_train=9, n_test=9, data_dir="/elsewhere"
     )
@@ -223,17 +221,13 @@ def test_create_modules_round_trip(store: SqlStore, make_model: MakeModel, make_
     assert modules[2].params == 102 and modules[2].size == pytest.approx(0.12)
 
 
-def test_get_modules_keeps_the_given_order(
-    store: SqlStore, make_model: MakeModel, make_modules: MakeModules
-) -> None:
+def test_get_modules_keeps_the_given_order(store: SqlStore, make_model: MakeModel, make_modules: MakeModules) -> None:
     a, b, c, _ = make_modules(make_model())
     assert store.get_modules([c.id, a.id, b.id, c.id]) == [c, a, b, c]
     assert store.get_modules([]) == []
 
 
-def test_get_modules_names_every_missing_id(
-    store: SqlStore, make_model: MakeModel, make_modules: MakeModules
-) -> None:
+def test_get_modules_names_every_missing_id(store: SqlStore, make_model: MakeModel, make_modules: MakeModules) -> None:
     a, *_ = make_modules(make_model())
     with pytest.raises(StoreError) as error:
         store.get_modules(["ghost-1", a.id, "ghost-2", "ghost-1"])
@@ -326,9 +320,7 @@ def test_list_modules_orders_filters_and_pages(
 # -- compositions -----------------------------------------------------------------------------
 
 
-def _compose(
-    store: SqlStore, modules: list[Module], strategy: Strategy = Strategy.PRUNE
-) -> tuple[Composition, bool]:
+def _compose(store: SqlStore, modules: list[Module], strategy: Strategy = Strategy.PRUNE) -> tuple[Composition, bool]:
     ids = [module.id for module in modules]
     return store.create_composition(
         NewComposition(
@@ -354,9 +346,7 @@ def _compose(
     )
 
 
-def test_create_composition_is_idempotent(
-    store: SqlStore, make_model: MakeModel, make_modules: MakeModules
-) -> None:
+def test_create_composition_is_idempotent(store: SqlStore, make_model: MakeModel, make_modules: MakeModules) -> None:
     a, b, c, _ = make_modules(make_model())
     created, was_created = _compose(store, [c, a, b])
     again, created_again = _compose(store, [c, a, b])
@@ -415,9 +405,7 @@ def test_composition_of_missing_modules_is_not_found(
     assert store.list_compositions().total == 0
 
 
-def test_list_and_update_compositions(
-    store: SqlStore, make_model: MakeModel, make_modules: MakeModules
-) -> None:
+def test_list_and_update_compositions(store: SqlStore, make_model: MakeModel, make_modules: MakeModules) -> None:
     a, b, c, d = make_modules(make_model())
     first, _ = _compose(store, [a, b])
     second, _ = _compose(store, [c, d], strategy=Strategy.CALIBRATED)

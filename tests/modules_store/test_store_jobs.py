@@ -11,9 +11,7 @@ import pytest
 from modules_store import Job, JobStatus, SqlStore, StoreError
 
 
-def _claim(
-    store: SqlStore, worker_id: str, *, job_id: str | None = None, kinds: Collection[str] | None = None
-) -> Job:
+def _claim(store: SqlStore, worker_id: str, *, job_id: str | None = None, kinds: Collection[str] | None = None) -> Job:
     job = store.claim_job(worker_id, job_id=job_id, kinds=kinds)
     assert job is not None, "expected a job to claim"
     return job

@@ -51,20 +51,52 @@ def compositions(store: SqlStore, n: int) -> list[Composition]:
     """`n` compositions, each of one module of one model."""
     labels = [str(i) for i in range(n)]
     model = store.create_model(
-        NewModel(name="m", arch="mlp", arch_config={}, input_spec=SPEC, labels=labels, alpha=0, beta=0, gamma=0,
-                 weights_sha256="a" * 64),
-        modules=[NewModule(model_id="", class_index=i, label=label, tau=0.9, mask_sha256=f"{i:064x}", params=1,
-                           size=0.1, onnx_sha256=f"{i + 100:064x}") for i, label in enumerate(labels)],
-    )  # fmt: skip
+        NewModel(
+            name="m",
+            arch="mlp",
+            arch_config={},
+            input_spec=SPEC,
+            labels=labels,
+            alpha=0,
+            beta=0,
+            gamma=0,
+            weights_sha256="a" * 64,
+        ),
+        modules=[
+            NewModule(
+                model_id="",
+                class_index=i,
+                label=label,
+                tau=0.9,
+                mask_sha256=f"{i:064x}",
+                params=1,
+                size=0.1,
+                onnx_sha256=f"{i + 100:064x}",
+            )
+            for i, label in enumerate(labels)
+        ],
+    )
     made = []
     for module in store.list_modules(model.id).items:
         ids = [module.id]
-        classes = [CompositionClass(index=0, label=module.label, module_id=module.id, model_id=model.id,
-                                    class_index=module.class_index)]
-        composition, _ = store.create_composition(NewComposition(
-            id=composition_id(ids, Strategy.PRUNE), strategy=Strategy.PRUNE, module_ids=ids, classes=classes,
-            input_spec=SPEC, onnx_sha256=f"{module.class_index + 200:064x}", params=1, size_ratio=0.1, macs=1,
-        ))  # fmt: skip
+        classes = [
+            CompositionClass(
+                index=0, label=module.label, module_id=module.id, model_id=model.id, class_index=module.class_index
+            )
+        ]
+        composition, _ = store.create_composition(
+            NewComposition(
+                id=composition_id(ids, Strategy.PRUNE),
+                strategy=Strategy.PRUNE,
+                module_ids=ids,
+                classes=classes,
+                input_spec=SPEC,
+                onnx_sha256=f"{module.class_index + 200:064x}",
+                params=1,
+                size_ratio=0.1,
+                macs=1,
+            )
+        )
         made.append(composition)
     return made
 
@@ -106,10 +138,19 @@ def test_a_composition_made_again_after_its_deletion_is_served_again(store: SqlS
     )
     cache.get(a.id)
     store.delete_composition(a.id)
-    store.create_composition(NewComposition(
-        id=a.id, strategy=a.strategy, module_ids=a.module_ids, classes=a.classes,
-        input_spec=a.input_spec, onnx_sha256=a.onnx_sha256, params=1, size_ratio=0.1, macs=1,
-    ))  # fmt: skip
+    store.create_composition(
+        NewComposition(
+            id=a.id,
+            strategy=a.strategy,
+            module_ids=a.module_ids,
+            classes=a.classes,
+            input_spec=a.input_spec,
+            onnx_sha256=a.onnx_sha256,
+            params=1,
+            size_ratio=0.1,
+            macs=1,
+        )
+    )
     clock.now += 1.0
     assert cache.get(a.id).composition.created_at > a.created_at  # dropped, and read anew
 

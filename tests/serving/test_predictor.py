@@ -13,11 +13,20 @@ from service.serving.predictor import CompositionCache, check_version
 
 SPEC = {"channels": 1, "height": 8, "width": 8, "mean": [4.9], "std": [6.0], "pixel_max": 16.0}
 BASE = Composition(
-    id="c0", strategy=Strategy.PRUNE, module_ids=["m0"],
+    id="c0",
+    strategy=Strategy.PRUNE,
+    module_ids=["m0"],
     classes=[CompositionClass(index=0, label="0", module_id="m0", model_id="x", class_index=0)],
-    input_spec=SPEC, onnx_sha256="0" * 64, params=1, size_ratio=0.5, macs=1, accuracy=None, metrics={},
-    job_id=None, created_at=datetime.now(UTC),
-)  # fmt: skip
+    input_spec=SPEC,
+    onnx_sha256="0" * 64,
+    params=1,
+    size_ratio=0.5,
+    macs=1,
+    accuracy=None,
+    metrics={},
+    job_id=None,
+    created_at=datetime.now(UTC),
+)
 
 
 class Registry:

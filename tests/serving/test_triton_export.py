@@ -35,10 +35,20 @@ def composition(onnx_sha256: str = "0" * 64) -> Composition:
         for k, (label, index) in enumerate(zip(LABELS, (0, 3, 8), strict=True))
     ]
     return Composition(
-        id="c" * 32, strategy=Strategy.PRUNE, module_ids=["m0", "m1", "m2"], classes=classes,
-        input_spec=DIGITS.to_dict(), onnx_sha256=onnx_sha256, params=10, size_ratio=0.5, macs=10,
-        accuracy=None, metrics={}, job_id=None, created_at=CREATED,
-    )  # fmt: skip
+        id="c" * 32,
+        strategy=Strategy.PRUNE,
+        module_ids=["m0", "m1", "m2"],
+        classes=classes,
+        input_spec=DIGITS.to_dict(),
+        onnx_sha256=onnx_sha256,
+        params=10,
+        size_ratio=0.5,
+        macs=10,
+        accuracy=None,
+        metrics={},
+        job_id=None,
+        created_at=CREATED,
+    )
 
 
 def test_the_archive_is_a_model_repository_triton_parses() -> None:

@@ -95,9 +95,7 @@ def upgrade() -> None:
         sa.Column("empty_mask_fallback", sa.Boolean(), nullable=False),
         sa.Column("metrics", sa.JSON(), nullable=False),
         sa.Column("created_at", UtcDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["model_id"], ["models.id"], name="fk_modules_model_id_models", ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["model_id"], ["models.id"], name="fk_modules_model_id_models", ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name="pk_modules"),
         sa.UniqueConstraint("model_id", "class_index", "tau", name="uq_modules_model_id_class_index_tau"),
     )
@@ -115,9 +113,7 @@ def upgrade() -> None:
         sa.Column("metrics", sa.JSON(), nullable=False),
         sa.Column("job_id", sa.String(64), nullable=True),
         sa.Column("created_at", UtcDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["job_id"], ["jobs.id"], name="fk_compositions_job_id_jobs", ondelete="SET NULL"
-        ),
+        sa.ForeignKeyConstraint(["job_id"], ["jobs.id"], name="fk_compositions_job_id_jobs", ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id", name="pk_compositions"),
     )
     op.create_table(

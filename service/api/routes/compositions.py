@@ -33,6 +33,7 @@ from service.serving.triton_export import FORMATS, export_composition
 
 router = APIRouter(tags=["compositions"])
 
+
 @router.post(
     "/v1/compositions",
     response_model=CompositionPublic,
@@ -111,9 +112,7 @@ def export(
     repository (`<id>/config.pbtxt`, `<id>/labels.txt`, `<id>/1/model.onnx`) that Triton and
     KServe's Triton runtime load as it is."""
     composition = store.get_composition(composition_id)
-    exported = export_composition(
-        composition, partial(stored_bytes, artifacts), export_format, settings.max_batch
-    )
+    exported = export_composition(composition, partial(stored_bytes, artifacts), export_format, settings.max_batch)
     headers = {"Content-Disposition": content_disposition(exported.filename)}
     return Response(exported.data, media_type=exported.media_type, headers=headers)
 

@@ -31,11 +31,7 @@ def delete_module(module_id: str, deleter: DeleterDep, cascade: Cascade = False)
     return Response(status_code=204)
 
 
-@router.get(
-    "/{module_id}/onnx", response_class=Response, responses=ONNX_DOWNLOAD | NOT_MODIFIED | errors(404)
-)
+@router.get("/{module_id}/onnx", response_class=Response, responses=ONNX_DOWNLOAD | NOT_MODIFIED | errors(404))
 def download_module(module_id: str, request: Request, store: StoreDep, artifacts: ArtifactsDep) -> Response:
     module = store.get_module(module_id)
-    return artifact_response(
-        request, artifacts, module.onnx_sha256, f"module-{module.label}-{module.id}.onnx"
-    )
+    return artifact_response(request, artifacts, module.onnx_sha256, f"module-{module.label}-{module.id}.onnx")

@@ -32,9 +32,7 @@ def load_cifar10(data_dir: str | Path | None) -> ImageDataset:
     y_train = np.concatenate([y for _, y in train])
     # Drop the per-batch arrays before the float32 conversion so they don't share its memory peak.
     del train
-    return build_dataset(
-        "cifar10", str(test_path.parent), x_train, y_train, x_test, y_test, labels, pixel_max=255
-    )
+    return build_dataset("cifar10", str(test_path.parent), x_train, y_train, x_test, y_test, labels, pixel_max=255)
 
 
 def load_cifar100(data_dir: str | Path | None) -> ImageDataset:
@@ -44,9 +42,7 @@ def load_cifar100(data_dir: str | Path | None) -> ImageDataset:
     labels = _label_names(meta_path, b"fine_label_names")
     x_train, y_train = _read_batch(train_path, b"fine_labels", len(labels))
     x_test, y_test = _read_batch(test_path, b"fine_labels", len(labels))
-    return build_dataset(
-        "cifar100", str(test_path.parent), x_train, y_train, x_test, y_test, labels, pixel_max=255
-    )
+    return build_dataset("cifar100", str(test_path.parent), x_train, y_train, x_test, y_test, labels, pixel_max=255)
 
 
 def _read_batch(path: Path, label_key: bytes, num_classes: int) -> tuple[np.ndarray, np.ndarray]:

@@ -25,6 +25,4 @@ def load_digits() -> ImageDataset:
     x_train, x_test, y_train, y_test = train_test_split(
         images, target, test_size=DIGITS_TEST_FRACTION, stratify=target, random_state=DIGITS_SPLIT_SEED
     )
-    return build_dataset(
-        "digits", "sklearn digits", x_train, y_train, x_test, y_test, DIGITS_LABELS, pixel_max=16
-    )
+    return build_dataset("digits", "sklearn digits", x_train, y_train, x_test, y_test, DIGITS_LABELS, pixel_max=16)

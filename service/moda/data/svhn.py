@@ -18,9 +18,7 @@ def load_svhn(data_dir: str | Path | None) -> ImageDataset:
     train_path, test_path = locate_files("svhn", data_dir, ["train_32x32.mat", "test_32x32.mat"])
     x_train, y_train = _read_mat(train_path)
     x_test, y_test = _read_mat(test_path)
-    return build_dataset(
-        "svhn", str(test_path.parent), x_train, y_train, x_test, y_test, SVHN_LABELS, pixel_max=255
-    )
+    return build_dataset("svhn", str(test_path.parent), x_train, y_train, x_test, y_test, SVHN_LABELS, pixel_max=255)
 
 
 def _read_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:

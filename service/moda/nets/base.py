@@ -66,9 +66,7 @@ class _ReluChannelMean(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(
-        ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         a = torch.relu(x)  # (N, C, H, W)
         ctx.save_for_backward(a)
         return a, a.mean(dim=(2, 3))  # (N, C, H, W), (N, C)
@@ -76,7 +74,8 @@ class _ReluChannelMean(torch.autograd.Function):
     @staticmethod
     def backward(
         ctx: Any,  # torch's FunctionCtx type lacks `saved_tensors`, which autograd gives the backward pass
-        grad_a: torch.Tensor | None, grad_t: torch.Tensor | None
+        grad_a: torch.Tensor | None,
+        grad_t: torch.Tensor | None,
     ) -> torch.Tensor:
         (a,) = ctx.saved_tensors
         if grad_t is None:

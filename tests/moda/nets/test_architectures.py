@@ -55,9 +55,7 @@ def test_config_round_trip_rebuilds_the_same_network() -> None:
     config = config_of(model)
     assert config.widths == {"s1": 17, "i3": 5}
     rebuilt = build_model(ArchConfig.from_dict(config.to_dict()))
-    assert {k: v.shape for k, v in rebuilt.state_dict().items()} == {
-        k: v.shape for k, v in model.state_dict().items()
-    }
+    assert {k: v.shape for k, v in rebuilt.state_dict().items()} == {k: v.shape for k, v in model.state_dict().items()}
 
 
 def test_unknown_architecture_and_space_are_rejected() -> None:
