@@ -12,6 +12,8 @@ other members, strings, NaN, numbers beyond float64) gets None, and the checked 
 
 from __future__ import annotations
 
+import functools
+import math
 import threading
 
 import numpy as np
@@ -25,6 +27,7 @@ _FRAME = (b'{"inputs":', b"}")
 _parsers = threading.local()
 
 
+@functools.lru_cache(maxsize=64)  # a few sample layouts per input spec in use
 def skeleton(shape: tuple[int, ...]) -> bytes:
     """The brackets and commas of a JSON array of `shape` with its numbers deleted."""
     text = b""  # a number's place
@@ -39,7 +42,7 @@ def _batch_shape(body_skeleton: bytes, sample_shapes: tuple[tuple[int, ...], ...
         one = skeleton(sample)
         # "[" + N samples joined by "," + "]" is 2 + N * len(one) + N - 1 bytes long.
         n, rest = divmod(len(body_skeleton) - 1, len(one) + 1)
-        if n > 0 and rest == 0 and body_skeleton == skeleton((n, *sample)):
+        if n > 0 and rest == 0 and body_skeleton == b"[" + (one + b",") * (n - 1) + one + b"]":
             return (n, *sample)
     return None
 
@@ -67,4 +70,4 @@ def numeric_inputs(body: bytes, sample_shapes: tuple[tuple[int, ...], ...], max_
         return None  # not JSON after all, a number beyond float64 (BIGINT), ...: the checked path says so
     finally:
         document = inputs = None  # the parser refuses a new document while a view of the last one lives
-    return values.reshape(shape) if values.size == np.prod(shape) else None
+    return values.reshape(shape) if values.size == math.prod(shape) else None
