@@ -81,6 +81,9 @@ def test_errors_are_documented_in_the_shape_the_server_sends(spec: dict[str, Any
     assert "422" in validated["post"]["responses"] and "422" in validated["get"]["responses"]  # offset, limit
     assert "422" not in spec["paths"]["/v1/jobs/{job_id}"]["get"]["responses"]  # a path segment always parses
     assert {"408", "413"} <= set(spec["paths"]["/v1/models"]["post"]["responses"])
+    # V2 routes document the V2 errors they can send, and only those.
+    assert not {"400", "404"} & set(spec["paths"]["/v2/health/live"]["get"]["responses"])
+    assert "404" in spec["paths"]["/v2/models/{name}"]["get"]["responses"]
 
 
 def test_a_refusal_matches_the_documented_error_body(spec: dict[str, Any], anonymous: httpx.Client) -> None:

@@ -26,12 +26,14 @@ from service.serving.v2_models import (
     V2Error,
 )
 
-ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": V2Error}, 404: {"model": V2Error}}
+# Each route documents the V2 errors it can send; health and server metadata send none.
+UNKNOWN_MODEL: dict[int | str, dict[str, Any]] = {404: {"model": V2Error, "description": "no such model or version"}}
+BAD_REQUEST: dict[int | str, dict[str, Any]] = {400: {"model": V2Error, "description": "the body is not valid"}}
 
 EXTENSIONS = ["binary_tensor_data", "classification", "model_repository", "model_configuration", "statistics"]
 _INDEX_PAGE = 1000
 
-router = APIRouter(prefix="/v2", tags=["open inference protocol (v2)"], responses=ERRORS)
+router = APIRouter(prefix="/v2", tags=["open inference protocol (v2)"])
 
 
 @router.get("")
@@ -50,7 +52,7 @@ def ready(services: ServicesDep) -> JSONResponse:
     return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
 
 
-@router.post("/repository/index", response_model=list[RepositoryIndexEntry])
+@router.post("/repository/index", response_model=list[RepositoryIndexEntry], responses=BAD_REQUEST)
 def repository_index(
     services: ServicesDep, body: Annotated[RepositoryIndexRequest | None, Body()] = None
 ) -> list[dict]:
@@ -73,7 +75,7 @@ def all_statistics(services: ServicesDep) -> dict:
     return {"model_stats": [statistics.report(name, MODEL_VERSION) for name in statistics.names()]}
 
 
-@router.get("/models/{name}", response_model=ModelMetadata, response_model_exclude_none=True)
+@router.get("/models/{name}", response_model=ModelMetadata, response_model_exclude_none=True, responses=UNKNOWN_MODEL)
 @router.get(
     "/models/{name}/versions/{version}",
     response_model=ModelMetadata,
@@ -85,7 +87,9 @@ def metadata(name: str, services: ServicesDep, version: str = MODEL_VERSION) -> 
     return model_metadata(served.id, MODEL_VERSION, served.spec, served.labels)
 
 
-@router.get("/models/{name}/config", response_model=ModelConfig, response_model_exclude_none=True)
+@router.get(
+    "/models/{name}/config", response_model=ModelConfig, response_model_exclude_none=True, responses=UNKNOWN_MODEL
+)
 @router.get(
     "/models/{name}/versions/{version}/config",
     response_model=ModelConfig,
@@ -98,7 +102,7 @@ def config(name: str, services: ServicesDep, version: str = MODEL_VERSION) -> di
     return model_config(served.id, served.spec, len(served.labels), OUTPUT_NAMES, services.settings.max_batch)
 
 
-@router.get("/models/{name}/stats", response_model=StatisticsResponse)
+@router.get("/models/{name}/stats", response_model=StatisticsResponse, responses=UNKNOWN_MODEL)
 @router.get("/models/{name}/versions/{version}/stats", response_model=StatisticsResponse, include_in_schema=False)
 def statistics(name: str, services: ServicesDep, version: str = MODEL_VERSION) -> dict:
     """This API process's inference statistics of the model, in Triton's shape (counts, cumulative ns)."""
@@ -106,7 +110,7 @@ def statistics(name: str, services: ServicesDep, version: str = MODEL_VERSION) -
     return {"model_stats": [services.predictor.statistics.report(served.id, MODEL_VERSION)]}
 
 
-@router.get("/models/{name}/ready")
+@router.get("/models/{name}/ready", responses=UNKNOWN_MODEL)
 @router.get("/models/{name}/versions/{version}/ready", include_in_schema=False)
 def model_ready(name: str, services: ServicesDep, version: str = MODEL_VERSION) -> dict:
     services.predictor.model(name, version)  # 404 for an unknown model or version
