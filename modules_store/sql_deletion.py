@@ -24,7 +24,7 @@ from modules_store.rows import (
     ModelRow,
     ModuleRow,
 )
-from modules_store.sql_session import SqlSessions
+from modules_store.sql_session import SqlSessions, serialise_on
 
 # Job params that name an artifact a job still has to read (an upload waiting to be ingested).
 _JOB_ARTIFACT_PARAMS = ("weights_sha256",)
@@ -115,6 +115,9 @@ def _remove(
     now = utc_now()
     try:
         if composition_ids:
+            # Log positions must commit in their order, or a poller that saw a later one would skip
+            # an earlier one for good: deletions that log take turns until they commit.
+            serialise_on(session, "composition-deletions")
             # composition_modules rows go with them (ON DELETE CASCADE).
             session.execute(delete(CompositionRow).where(CompositionRow.id.in_(composition_ids)))
             session.add_all(CompositionDeletionRow(composition_id=cid, deleted_at=now) for cid in composition_ids)

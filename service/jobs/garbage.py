@@ -44,11 +44,12 @@ def find_garbage(
 
 def collect(store: RegistryStore, artifacts: ArtifactStore, garbage: list[StoredArtifact]) -> Collected:
     """Remove `garbage` (as find_garbage listed it), asking the registry once more right before:
-    a row made since the listing keeps its file."""
+    a row made since the listing keeps its file, and so does a file written again since (re-dated)."""
     named = store.named_artifacts([artifact.sha256 for artifact in garbage])
+    dated = {artifact.sha256: artifact.modified for artifact in artifacts.stored()}
     removed, kept = [], []
     for artifact in garbage:
-        if artifact.sha256 in named:
+        if artifact.sha256 in named or dated.get(artifact.sha256) != artifact.modified:
             kept.append(artifact)
         elif artifacts.delete(artifact.sha256):
             removed.append(artifact)

@@ -72,6 +72,8 @@ class CompositionCache:
         self._on_forget = on_forget
         self._lock = threading.Lock()
         self._items: OrderedDict[str, Served] = OrderedDict()
+        # forget() calls so far: a lookup that a forget overtook may have read a deleted row.
+        self._forgets = 0
 
     def get(self, composition_id: str) -> Served:
         """The composition `composition_id`; the lookup's NotFound when there is none."""
@@ -82,7 +84,12 @@ class CompositionCache:
             if served is not None:
                 self._items.move_to_end(composition_id)
                 return served
-        return self.remember(self._lookup(composition_id))
+            forgets = self._forgets
+        composition = self._lookup(composition_id)
+        with self._lock:
+            if self._forgets != forgets:  # answered, but not kept: it may be deleted already
+                return _served(composition)
+        return self.remember(composition)
 
     def cached(self, composition_id: str) -> Served | None:
         if self._deletions is not None:
@@ -93,20 +100,24 @@ class CompositionCache:
     def forget(self, composition_ids: Sequence[str]) -> None:
         """Drop these compositions (deleted): their next ask reads the registry, and finds none."""
         with self._lock:
+            self._forgets += 1
             dropped = [served for cid in composition_ids if (served := self._items.pop(cid, None)) is not None]
         if self._on_forget is not None:
             for served in dropped:
                 self._on_forget(served)
 
     def remember(self, composition: Composition) -> Served:
-        labels = tuple(c.label for c in composition.classes)
-        served = Served(composition, InputSpec.from_dict(composition.input_spec), labels)
+        served = _served(composition)
         with self._lock:
             self._items[composition.id] = served
             self._items.move_to_end(composition.id)
             while len(self._items) > self.capacity:
                 self._items.popitem(last=False)
         return served
+
+
+def _served(composition: Composition) -> Served:
+    return Served(composition, InputSpec.from_dict(composition.input_spec), tuple(c.label for c in composition.classes))
 
 
 class Predictor:

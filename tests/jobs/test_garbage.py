@@ -65,3 +65,14 @@ def test_a_negative_grace_period_is_refused(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'r.db'}")
     with pytest.raises(ValueError, match="min_age_s"):
         find_garbage(store, LocalArtifactStore(tmp_path / "a"), min_age_s=-1)
+
+
+def test_a_file_written_again_after_the_listing_is_kept(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'r.db'}")
+    artifacts = LocalArtifactStore(tmp_path / "artifacts")
+    sha256 = aged(artifacts, b"uploaded again", hours=5)
+    garbage = find_garbage(store, artifacts, min_age_s=HOUR)
+    artifacts.put_bytes(b"uploaded again")  # a writer stores it again; its row comes next
+    collected = collect(store, artifacts, garbage)
+    assert collected.removed == [] and [a.sha256 for a in collected.kept] == [sha256]
+    assert artifacts.exists(sha256)

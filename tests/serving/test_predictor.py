@@ -68,3 +68,20 @@ def test_a_composition_has_one_version() -> None:
     with pytest.raises(HubError) as error:
         check_version("c0", "2")
     assert error.value.code == ErrorCode.NOT_FOUND and "only version is '1'" in error.value.message
+
+
+def test_a_read_that_a_deletion_overtakes_is_answered_but_not_kept() -> None:
+    registry = Registry(["a"])
+    cache: CompositionCache
+
+    def read_then_deleted(composition_id: str) -> Composition:
+        row = registry.get_composition(composition_id)
+        del registry.rows[composition_id]
+        cache.forget([composition_id])  # the deletion lands between the read and the caching
+        return row
+
+    cache = CompositionCache(read_then_deleted, capacity=4)
+    assert cache.get("a").id == "a"
+    assert cache.cached("a") is None  # not kept: the next ask reads the registry, and finds none
+    with pytest.raises(NotFound):
+        cache.get("a")
