@@ -7,7 +7,7 @@ import time
 
 from service.cli.http import CliError
 from service.cli.options import HelpFormatter
-from service.cli.tables import count, table
+from service.cli.tables import count, kilobytes, table
 
 
 def gc(args: argparse.Namespace) -> int:
@@ -29,7 +29,7 @@ def gc(args: argparse.Namespace) -> int:
             print(f"no unreferenced artifacts older than {args.min_age_hours:g} h")
             return 0
         now = time.time()
-        rows = [[a.sha256, f"{a.size / 1000:,.1f}", f"{(now - a.modified) / 3600:,.1f}"] for a in garbage]
+        rows = [[a.sha256, kilobytes(a.size, bytes_per_param=1), f"{(now - a.modified) / 3600:,.1f}"] for a in garbage]
         print(table(["SHA256", "SIZE kB", "AGE h"], rows, unbroken=("SHA256",)))
         print(f"{count(len(garbage))} unreferenced artifacts, {total / 1e6:,.1f} MB")
         if not args.yes:

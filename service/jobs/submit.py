@@ -9,8 +9,6 @@ import json
 import logging
 from typing import Any
 
-from pydantic import BaseModel
-
 from modules_store import Job, RegistryStore
 from service.config import Settings
 from service.jobs.datasets import resolve_data_dir
@@ -44,9 +42,9 @@ def submit_job(
     entry = job_kind(kind)
     if entry.check is not None:
         entry.check(store, settings, parsed)
-    if entry.dedupe_by_params:
-        dedupe_key = dedupe_key or params_key(kind, parsed)
     job_params = parsed.model_dump(mode="json")
+    if entry.dedupe_by_params:
+        dedupe_key = dedupe_key or params_key(kind, job_params)
     if dedupe_key is None:
         job, created = store.create_job(kind, job_params, max_attempts=settings.max_attempts), True
     else:
@@ -61,7 +59,8 @@ def submit_job(
     return job
 
 
-def params_key(kind: str, parsed: BaseModel) -> str:
-    """A dedupe key for jobs of `kind` with exactly these parameters (their canonical JSON's digest)."""
-    canonical = json.dumps(parsed.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+def params_key(kind: str, job_params: dict[str, Any]) -> str:
+    """A dedupe key for jobs of `kind` with exactly these parameters (as parsed and dumped to JSON):
+    their canonical JSON's digest."""
+    canonical = json.dumps(job_params, sort_keys=True, separators=(",", ":"))
     return f"{kind}:{hashlib.sha256(canonical.encode()).hexdigest()}"
