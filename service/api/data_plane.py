@@ -143,10 +143,10 @@ def _compose_and_predict(services: Services, body: bytes) -> bytes:
         request = ComposePredictRequest.model_validate(parse_json(body))
     except ValidationError as error:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in error.errors()]) from None
-    compositions = services.predictor.compositions
-    served = compositions.cached(composition_id(request.modules, Strategy.PRUNE))
-    if served is None:
-        served = compositions.remember(services.compositions.pruned(request.modules).composition)
+    served = services.predictor.compositions.get(
+        composition_id(request.modules, Strategy.PRUNE),
+        lambda _: services.compositions.pruned(request.modules).composition,  # found or built
+    )
     batch = decode_tensor(request.inputs, served.spec, services.settings.max_batch)
     return services.predictor.predictions(served, batch)
 

@@ -75,8 +75,9 @@ class CompositionCache:
         # forget() calls so far: a lookup that a forget overtook may have read a deleted row.
         self._forgets = 0
 
-    def get(self, composition_id: str) -> Served:
-        """The composition `composition_id`; the lookup's NotFound when there is none."""
+    def get(self, composition_id: str, lookup: Callable[[str], Composition] | None = None) -> Served:
+        """The composition `composition_id`, read on a miss by `lookup` (default: the cache's own, whose
+        NotFound propagates; /v1/predict passes one that builds it)."""
         if self._deletions is not None:
             self._deletions.poll(self.forget)
         with self._lock:
@@ -85,11 +86,11 @@ class CompositionCache:
                 self._items.move_to_end(composition_id)
                 return served
             forgets = self._forgets
-        composition = self._lookup(composition_id)
+        composition = (lookup or self._lookup)(composition_id)
         with self._lock:
             if self._forgets != forgets:  # answered, but not kept: it may be deleted already
                 return _served(composition)
-        return self.remember(composition)
+        return self._keep(composition)
 
     def cached(self, composition_id: str) -> Served | None:
         if self._deletions is not None:
@@ -106,7 +107,8 @@ class CompositionCache:
             for served in dropped:
                 self._on_forget(served)
 
-    def remember(self, composition: Composition) -> Served:
+    def _keep(self, composition: Composition) -> Served:
+        """Keep `composition` (read just now, no forget since)."""
         served = _served(composition)
         with self._lock:
             self._items[composition.id] = served
