@@ -82,3 +82,39 @@ def test_terms_are_averaged_over_layers() -> None:
     for term in TERMS:
         expected = (getattr(each[0], term) + getattr(each[1], term)) / 2
         assert getattr(both, term).item() == pytest.approx(expected.item(), abs=1e-6)
+
+
+def gradients(loss, acts: list[torch.Tensor], y: torch.Tensor, weights: torch.Tensor) -> list[torch.Tensor]:
+    leaves = [a.clone().requires_grad_(True) for a in acts]
+    terms = loss(leaves, y)
+    (weights[0] * terms.affinity + weights[1] * terms.dispersion + weights[2] * terms.compactness).backward()
+    return [leaf.grad for leaf in leaves]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_gradients_match_autograd_of_the_pairwise_definition(seed: int) -> None:
+    g = torch.Generator().manual_seed(200 + seed)
+    n = int(torch.randint(2, 48, (1,), generator=g))
+    acts = [torch.relu(torch.randn(n, d, generator=g, dtype=torch.float64)) for d in (7, 1, 33, 64)]
+    acts[2][0] = 0.0  # a sample that switched a layer off
+    y = torch.randint(0, 6, (n,), generator=g)
+    weights = torch.rand(3, generator=g, dtype=torch.float64) + 0.1
+    fast = gradients(lambda a, y: modular_loss(a, y, 6), acts, y, weights)
+    slow = gradients(pairwise_modular_loss, acts, y, weights)
+    for a, f, s in zip(acts, fast, slow, strict=True):
+        # Where t = 0, |t| has a kink: the pairwise form takes the subgradient 0, the closed form 1
+        # (post-ReLU zeros, whose gradient the ReLU masks anyway).
+        positive = a > 0
+        torch.testing.assert_close(f[positive], s[positive], rtol=1e-9, atol=1e-12)
+
+
+def test_gradients_pass_a_numerical_check() -> None:
+    g = torch.Generator().manual_seed(7)
+    acts = [torch.rand(12, d, generator=g, dtype=torch.float64) + 0.1 for d in (3, 5)]  # away from 0's kink
+    y = torch.tensor([0, 0, 1, 1, 1, 2, 2, 0, 1, 2, 3, 3])
+
+    def terms(*leaves: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        loss = modular_loss(list(leaves), y, 4)
+        return loss.affinity, loss.dispersion, loss.compactness
+
+    assert torch.autograd.gradcheck(terms, [a.requires_grad_(True) for a in acts])
