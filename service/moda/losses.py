@@ -29,9 +29,19 @@ from torch.nn import functional as F
 
 @dataclass(frozen=True)
 class ModularLoss:
-    affinity: torch.Tensor  # L_aff, scalar, mean over layers
-    dispersion: torch.Tensor  # L_dis, scalar, mean over layers
-    compactness: torch.Tensor  # L_comp, scalar, mean over layers
+    terms: torch.Tensor  # (3,) L_aff, L_dis, L_comp, each a mean over layers
+
+    @property
+    def affinity(self) -> torch.Tensor:
+        return self.terms[0]
+
+    @property
+    def dispersion(self) -> torch.Tensor:
+        return self.terms[1]
+
+    @property
+    def compactness(self) -> torch.Tensor:
+        return self.terms[2]
 
 
 @functools.lru_cache(maxsize=32)
@@ -61,7 +71,7 @@ def modular_loss(activations: list[torch.Tensor], y: torch.Tensor, num_classes: 
         cross=(n * n - sum(c * c for c in counts)) / 2,
     )
     terms = _ModularTerms.apply(y, per_layer, inv_width, pairs, *activations)  # type: ignore[no-untyped-call]  # torch leaves apply unannotated
-    return ModularLoss(*terms.unbind())
+    return ModularLoss(terms)
 
 
 @dataclass(frozen=True)
@@ -152,4 +162,4 @@ def pairwise_modular_loss(activations: list[torch.Tensor], y: torch.Tensor) -> M
         aff.append(1 - sim[same].mean() if same.any() else t.new_zeros(()))
         dis.append(sim[cross].mean() if cross.any() else t.new_zeros(()))
         comp.append(t.abs().sum() / t.numel())
-    return ModularLoss(torch.stack(aff).mean(), torch.stack(dis).mean(), torch.stack(comp).mean())
+    return ModularLoss(torch.stack([torch.stack(aff).mean(), torch.stack(dis).mean(), torch.stack(comp).mean()]))

@@ -119,14 +119,14 @@ def objective(
     standard config."""
     if config.modular:
         logits, acts = model.forward_with_activations(x)
-        moda = modular_loss(acts, y, model.num_classes)
-        aff, dis, comp = moda.affinity, moda.dispersion, moda.compactness
+        moda = modular_loss(acts, y, model.num_classes).terms  # (3,)
+        ce = F.cross_entropy(logits, y)
+        loss = ce + moda.dot(moda.new_tensor((config.alpha, config.beta, config.gamma)))
     else:
         logits = model(x)
-        aff = dis = comp = logits.new_zeros(())
-    ce = F.cross_entropy(logits, y)
-    loss = ce + config.alpha * aff + config.beta * dis + config.gamma * comp
-    return logits, torch.stack([loss, ce, aff, dis, comp])
+        moda = logits.new_zeros(3)
+        loss = ce = F.cross_entropy(logits, y)
+    return logits, torch.cat([torch.stack([loss, ce]), moda])
 
 
 def train(
