@@ -12,6 +12,7 @@ order that rotates from round to round:
 
 Ratios are taken within a round (tapped ÷ plain, moda ÷ plain), so the machine's drift between
 rounds cancels; the JSON gives their median and spread over rounds, and the median step times.
+A case runs at least --rounds rounds, and more while they fit in --budget-s (small networks).
 """
 
 from __future__ import annotations
@@ -63,15 +64,20 @@ def step_functions(model: ModularNet, x: torch.Tensor, y: torch.Tensor) -> dict[
     }
 
 
-def measure(arch: str, spec: InputSpec, batch: int, rounds: int, warmup: int) -> dict[str, Any]:
+def measure(arch: str, spec: InputSpec, batch: int, rounds: int, warmup: int, budget_s: float = 0.0) -> dict[str, Any]:
     torch.manual_seed(0)
     model = build_model(ArchConfig(arch, spec, 10)).train()
     x = torch.rand(batch, *spec.shape) * spec.pixel_max  # (B, C, H, W) raw pixels
     y = torch.arange(batch) % 10
     steps = step_functions(model, x, y)
+    started = time.perf_counter()
     for _ in range(warmup):
         for step in steps.values():
             step()
+    round_s = (time.perf_counter() - started) / warmup
+    # Small networks' steps are milliseconds, and a few rounds of them are mostly noise: they get
+    # as many rounds as the budget holds (a multiple of 3, so each kind goes first equally often).
+    rounds = max(rounds, 3 * int(budget_s / round_s / 3))
     times: dict[str, list[float]] = {kind: [] for kind in KINDS}
     for r in range(rounds):
         order = KINDS[r % 3 :] + KINDS[: r % 3]  # each kind goes first in a third of the rounds
@@ -79,7 +85,8 @@ def measure(arch: str, spec: InputSpec, batch: int, rounds: int, warmup: int) ->
             started = time.perf_counter()
             steps[kind]()
             times[kind].append(time.perf_counter() - started)
-    result: dict[str, Any] = {f"{kind}_ms": 1e3 * statistics.median(times[kind]) for kind in KINDS}
+    result: dict[str, Any] = {"rounds": rounds}
+    result |= {f"{kind}_ms": 1e3 * statistics.median(times[kind]) for kind in KINDS}
     for kind in ("tapped", "moda"):
         ratios = sorted(t / p for t, p in zip(times[kind], times["plain"], strict=True))
         result[f"{kind}_ratio"] = statistics.median(ratios)
@@ -92,22 +99,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--archs", default=",".join(ARCHITECTURES), help="comma-separated")
     parser.add_argument("--inputs", default=",".join(INPUTS), help="comma-separated: 28x28, 32x32")
     parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--rounds", type=int, default=12)
+    parser.add_argument("--rounds", type=int, default=12, help="at least this many rounds per case")
+    parser.add_argument("--budget-s", type=float, default=30.0, help="more rounds while they fit this per case")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--json", default="-")
     args = parser.parse_args(argv)
 
     cases = [(arch, name) for arch in args.archs.split(",") for name in args.inputs.split(",")]
-    result: dict[str, Any] = {"batch": args.batch, "rounds": args.rounds, "threads": torch.get_num_threads()}
+    result: dict[str, Any] = {"batch": args.batch, "threads": torch.get_num_threads()}
     for arch, name in tqdm(cases, desc="architectures", unit="case", file=sys.stderr):
-        result[f"{arch}/{name}"] = measure(arch, INPUTS[name], args.batch, args.rounds, args.warmup)
+        result[f"{arch}/{name}"] = measure(arch, INPUTS[name], args.batch, args.rounds, args.warmup, args.budget_s)
     write_json(result, args.json)
-    print(f"{'case':<20}{'plain ms':>10}{'tapped':>9}{'moda':>9}{'moda q1-q3':>14}", file=sys.stderr)
+    print(f"{'case':<20}{'rounds':>7}{'plain ms':>10}{'tapped':>9}{'moda':>9}{'moda q1-q3':>14}", file=sys.stderr)
     for case, row in result.items():
         if isinstance(row, dict):
             q1, q3 = row["moda_ratio_q1_q3"]
             print(
-                f"{case:<20}{row['plain_ms']:>10.1f}{row['tapped_ratio']:>9.3f}{row['moda_ratio']:>9.3f}"
+                f"{case:<20}{row['rounds']:>7}{row['plain_ms']:>10.1f}{row['tapped_ratio']:>9.3f}{row['moda_ratio']:>9.3f}"
                 f"{f'{q1:.3f}-{q3:.3f}':>14}",
                 file=sys.stderr,
             )

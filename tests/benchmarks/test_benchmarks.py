@@ -164,6 +164,8 @@ def test_training_step_benchmark_interleaves_every_kind(tmp_path: Path) -> None:
             "3",
             "--warmup",
             "1",
+            "--budget-s",
+            "0",
             "--json",
             str(out),
         ]
@@ -171,6 +173,7 @@ def test_training_step_benchmark_interleaves_every_kind(tmp_path: Path) -> None:
     result = json.loads(out.read_text())
     for case in ("mlp/28x28", "lenet5/28x28"):
         row = result[case]
+        assert row["rounds"] == 3
         assert row["plain_ms"] > 0 and row["tapped_ms"] > 0 and row["moda_ms"] > 0
         q1, q3 = row["moda_ratio_q1_q3"]
         assert 0 < q1 <= row["moda_ratio"] <= q3
