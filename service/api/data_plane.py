@@ -11,7 +11,9 @@ plane and stays in FastAPI; these three answer here, with the same rules: the AP
 route is protected, MODA_MAX_UPLOAD_MB, admission (429), the one error table, the request metrics.
 
 A request reads its body on the event loop, then makes one call on an inference thread, which
-parses, checks, runs and encodes; the loop only moves bytes.
+parses, checks, runs and encodes; the loop only moves bytes. The handlers here translate: a stored
+composition's predictions are serving's (`Predictor`), a selection of modules' and V2 inference
+are the application layer's (service/app/predictions.py).
 """
 
 from __future__ import annotations
@@ -30,16 +32,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from modules_store import Strategy, composition_id
 from service.api.deps import Services, check_api_key
 from service.api.errors import response_for
 from service.api.guards import BodyWatch, needs_key
 from service.api.schemas import ComposePredictRequest
 from service.api.telemetry import Telemetry
+from service.app import predictions
 from service.errors import ErrorCode, HubError
-from service.serving.inputs import decode_tensor, parse_json
+from service.serving.inputs import parse_json
 from service.serving.predictor import MODEL_VERSION
-from service.serving.v2 import HEADER_LENGTH, parse_header_length
+from service.serving.v2 import HEADER_LENGTH
 
 JSON = "application/json"
 MULTIPART = "multipart/form-data"
@@ -143,29 +145,18 @@ def _compose_and_predict(services: Services, body: bytes) -> bytes:
         request = ComposePredictRequest.model_validate(parse_json(body))
     except ValidationError as error:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in error.errors()]) from None
-    served = services.predictor.compositions.get(
-        composition_id(request.modules, Strategy.PRUNE),
-        lambda _: services.compositions.pruned(request.modules).composition,  # found or built
-    )
-    batch = decode_tensor(request.inputs, served.spec, services.settings.max_batch)
-    return services.predictor.predictions(served, batch)
+    return predictions.predict_with_modules(services.predictor, services.compositions, request.modules, request.inputs)
 
 
 async def infer(call: Call) -> Reply:
     """POST /v2/models/{name}/infer (and /versions/{version}/infer)"""
     body = await call.body()
+    services, version = call.services, call.params.get("version", MODEL_VERSION)
     header_length = call.header(HEADER_LENGTH.lower().encode())
-    args = (call.services, call.params["name"], call.params.get("version", MODEL_VERSION), body, header_length)
-    payload, headers = await call.services.inference.run(_infer, *args)
+    args = (services.predictor, call.params["name"], version, body, header_length)
+    payload, headers = await services.inference.run(predictions.infer, *args)
     content_type = headers.pop("Content-Type")
     return Reply(payload, content_type, tuple(headers.items()))
-
-
-def _infer(
-    services: Services, name: str, version: str, body: bytes, header_length: str | None
-) -> tuple[bytes, dict[str, str]]:
-    served = services.predictor.model(name, version)
-    return services.predictor.infer(served, body, parse_header_length(header_length))
 
 
 ROUTES = (

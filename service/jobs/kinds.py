@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from modules_store import RegistryStore
 from service.config import Settings
 from service.errors import ErrorCode, HubError
-from service.jobs.calibrate import check_calibration, plan_replacement, replacement_data, run_calibrate, run_replace
+from service.jobs.calibrate import check_calibration, run_calibrate
 from service.jobs.context import JobContext
 from service.jobs.datasets import open_dataset
 from service.jobs.ingest import run_ingest
@@ -27,6 +27,7 @@ from service.jobs.params import (
     TrainParams,
 )
 from service.jobs.planner import Planner
+from service.jobs.replace import check_replace, run_replace
 from service.jobs.train import run_train, training_data
 from service.validation_messages import describe_validation_errors
 
@@ -97,10 +98,7 @@ def _check_calibrate(store: RegistryStore, settings: Settings, p: CalibrateParam
 
 
 def _check_replace(store: RegistryStore, settings: Settings, p: ReplaceParams) -> None:
-    # The job's own checks, run now: a request it would refuse gets its message as a 4xx here.
-    # The job checks again, for jobs queued by other means and registries changed meanwhile.
-    planner = Planner(store, settings)
-    replacement_data(planner, plan_replacement(planner, p), p)
+    check_replace(Planner(store, settings), p)
 
 
 JOB_KINDS: dict[str, JobKind] = {

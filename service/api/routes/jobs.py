@@ -14,9 +14,7 @@ from modules_store import TERMINAL_STATUSES, Job, JobStatus
 from service.api.deps import Authorized, ExecutorDep, Offset, SettingsDep, StoreDep
 from service.api.openapi_contract import errors
 from service.api.schemas import JobCreate, JobPublic, PagePublic, page_of
-from service.errors import ErrorCode, HubError
-from service.jobs.kinds import job_kind
-from service.jobs.submit import submit_job
+from service.app.jobs import submit
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 SUBMIT_ERRORS = errors(400, 404, 409, 507, why={409: "a modularize job for a τ the model already has modules at"})
@@ -29,10 +27,7 @@ def create_job(body: JobCreate, store: StoreDep, executor: ExecutorDep, settings
     modules or data the job could not use are refused here (400/404), with the message the job
     would give, and nothing is queued. A `modularize` job identical to one queued or running is
     that job."""
-    elsewhere = job_kind(body.kind).submitted_at
-    if elsewhere is not None:
-        raise HubError(ErrorCode.INVALID_ARGUMENT, f"{body.kind} jobs are created by {elsewhere}")
-    return JobPublic.of(submit_job(store, executor, settings, body.kind, body.params))
+    return JobPublic.of(submit(store, executor, settings, body.kind, body.params))
 
 
 @router.get("", response_model=PagePublic[JobPublic])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from modules_store import MAX_PAGE_LIMIT, NewModel, NewModule, open_store
-from service.jobs.calibrate import _provenance_modules
+from service.jobs.replace import _provenance_modules
 
 
 def test_a_class_listed_beyond_the_first_page_of_modules_is_found(tmp_path: Path) -> None:
