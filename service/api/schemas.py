@@ -37,6 +37,7 @@ TRAIN_EXAMPLE: dict[str, JsonValue] = {
     "gamma": 0.3,
 }
 JOB_EXAMPLES: list[JsonValue] = [{"kind": "train", "params": TRAIN_EXAMPLE}]
+JobKindName = Literal[tuple(JOB_KINDS)]  # type: ignore[valid-type]  # the table's names, known at import
 # Types built at run time from the JobKind table: values to a type checker, not annotations.
 RUNTIME_LITERAL: Any = Literal
 RUNTIME_UNION: Any = Union
@@ -126,7 +127,7 @@ class JobCreate(BaseModel):
         extra="forbid",
         json_schema_extra={"examples": JOB_EXAMPLES},
     )
-    kind: Literal[tuple(JOB_KINDS)] = Field(description="the job kind")  # type: ignore[valid-type]
+    kind: JobKindName = Field(description="the job kind")
     params: dict[str, Any] = Field(default_factory=dict, description="the kind's parameters")
 
     @classmethod

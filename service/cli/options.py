@@ -10,11 +10,10 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Descriptions as written; every option's help ends with its default unless it already says it.
-    A `%` is itself, but for `%(choices)s`, which argparse fills in as the help is shown."""
+    """Descriptions as written; every option's help ends with its default unless it already says it."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
-        return help_text(action).replace("%", "%%").replace("%%(choices)s", "%(choices)s")
+        return help_text(action).replace("%", "%%")
 
 
 def help_text(action: argparse.Action) -> str:

@@ -58,6 +58,10 @@ def test_job_listing_pages_without_gaps_or_repeats(client: httpx.Client, trained
     filtered = client.get("/v1/jobs", params={"status": "succeeded", "kind": "train"}).json()
     assert trained.job["id"] in [j["id"] for j in filtered["items"]]
     assert all(j["status"] == "succeeded" and j["kind"] == "train" for j in filtered["items"])
+    # An unknown kind is a mistake to say, not an empty page; the message names the kinds there are.
+    refused = client.get("/v1/jobs", params={"kind": "bake"})
+    assert_error(refused, 422, "INVALID_ARGUMENT", "kind")
+    assert all(kind in refused.json()["error"]["message"] for kind in ("train", "modularize", "replace"))
 
 
 def test_bad_job_requests_are_refused_before_anything_is_queued(client: httpx.Client, trained: Trained) -> None:

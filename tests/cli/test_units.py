@@ -145,20 +145,6 @@ def test_help_is_fast_and_imports_no_torch() -> None:
     assert float(seconds) < 5.0  # about 0.2 s here
 
 
-def test_jobs_kind_choices_are_the_services_job_kinds(capsys: pytest.CaptureFixture[str]) -> None:
-    from service.jobs.kinds import JOB_KINDS
-
-    jobs = _command("jobs")
-    for kind in JOB_KINDS:
-        assert jobs.parse_args(["--kind", kind]).kind == kind
-    with pytest.raises(SystemExit) as refused:
-        jobs.parse_args(["--kind", "bogus"])
-    assert refused.value.code == 2
-    assert f"invalid choice: 'bogus' (choose from {', '.join(map(repr, JOB_KINDS))})" in capsys.readouterr().err
-    help_lines = " ".join(jobs.format_help().split())
-    assert f"--kind KIND only jobs of this kind: {', '.join(JOB_KINDS)} (default: any)" in help_lines
-
-
 def _command(name: str) -> argparse.ArgumentParser:
     commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     return commands.choices[name]

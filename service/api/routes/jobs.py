@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from modules_store import TERMINAL_STATUSES, Job, JobStatus
 from service.api.deps import Authorized, ExecutorDep, Offset, SettingsDep, StoreDep
 from service.api.openapi_contract import errors
-from service.api.schemas import JobCreate, JobPublic, PagePublic, page_of
+from service.api.schemas import JobCreate, JobKindName, JobPublic, PagePublic, page_of
 from service.app.jobs import submit
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -30,11 +30,11 @@ def create_job(body: JobCreate, store: StoreDep, executor: ExecutorDep, settings
     return JobPublic.of(submit(store, executor, settings, body.kind, body.params))
 
 
-@router.get("", response_model=PagePublic[JobPublic])
+@router.get("", response_model=PagePublic[JobPublic], responses=errors(422))
 def list_jobs(
     store: StoreDep,
     status: JobStatus | None = None,
-    kind: str | None = None,
+    kind: JobKindName | None = None,
     offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> dict:
