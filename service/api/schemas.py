@@ -4,7 +4,7 @@ mask hashes); entities convert with `XPublic.of(entity)`."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Generic, Literal, Self, TypeVar, Union
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, Self, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, JsonValue, TypeAdapter, create_model
 from pydantic.json_schema import JsonSchemaValue
@@ -37,7 +37,10 @@ TRAIN_EXAMPLE: dict[str, JsonValue] = {
     "gamma": 0.3,
 }
 JOB_EXAMPLES: list[JsonValue] = [{"kind": "train", "params": TRAIN_EXAMPLE}]
-JobKindName = Literal[tuple(JOB_KINDS)]  # type: ignore[valid-type]  # the table's names, known at import
+if TYPE_CHECKING:
+    JobKindName = str
+else:
+    JobKindName = Literal[tuple(JOB_KINDS)]  # the table's names: only known once it is imported
 # Types built at run time from the JobKind table: values to a type checker, not annotations.
 RUNTIME_LITERAL: Any = Literal
 RUNTIME_UNION: Any = Union
