@@ -24,6 +24,7 @@ from modules_store.rows import (
     ModelRow,
     ModuleRow,
 )
+from modules_store.sql_catalog import composition_row
 from modules_store.sql_session import SqlSessions, serialise_on
 
 # Job params that name an artifact a job still has to read (an upload waiting to be ingested).
@@ -37,7 +38,7 @@ class SqlDeletion:
 
     def delete_composition(self, composition_id: str) -> Deleted:
         with self._db.begin(write=True) as session:
-            row = session.get(CompositionRow, composition_id, with_for_update=True)
+            row = composition_row(session, composition_id, for_update=True)
             if row is None:
                 raise NotFound(f"composition {composition_id!r} not found")
             return _remove(session, [row], [], None)

@@ -164,15 +164,20 @@ class RegistryStore(ABC):
         """
 
     # -- compositions -------------------------------------------------------------------------
+    #
+    # Every method here that takes a composition id finds a composition stored under it, or, for an
+    # id of 32 hex digits, under its first 24: the id a registry written before ids had 32 digits
+    # gave the same composition (modules_store.ids.composition_lookup_ids). Either id names it; the
+    # composition keeps the id it was stored under.
 
     @abstractmethod
     def create_composition(self, composition: NewComposition) -> tuple[Composition, bool]:
         """Create a composition idempotently: returns (composition, created).
 
         `composition.id` should be `modules_store.ids.composition_id(module_ids, strategy, data)`. If a
-        composition with that id exists, it is returned unchanged with created=False, also when
-        another caller creates it at the same moment (no ALREADY_EXISTS ever escapes). Module ids
-        that do not exist -> NOT_FOUND naming them. The modules cannot be deleted while a
+        composition with that id (or its 24-digit form) exists, it is returned unchanged with
+        created=False, also when another caller creates it at the same moment (no ALREADY_EXISTS
+        ever escapes). Module ids that do not exist -> NOT_FOUND naming them. The modules cannot be deleted while a
         composition uses them (delete_module, delete_model).
         """
 

@@ -63,7 +63,7 @@ def find_composition(
     store: RegistryStore, module_ids: Sequence[str], strategy: Strategy, data: str | None = None
 ) -> tuple[str, Composition | None]:
     """The id of the composition these modules make with `strategy` (calibrated on `data`), and the
-    composition when it is stored already."""
+    composition when it is stored already (maybe under the id it had before ids had 32 digits)."""
     cid = composition_id(list(module_ids), strategy, data)
     try:
         return cid, store.get_composition(cid)
