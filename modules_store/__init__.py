@@ -13,7 +13,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from modules_store.artifact_urls import open_artifact_store
-from modules_store.artifacts import ArtifactStore, StoredArtifact
+from modules_store.artifacts import ArtifactStore, PartialWrite, StoredArtifact
 from modules_store.entities import (
     TERMINAL_STATUSES,
     Composition,
@@ -105,6 +105,7 @@ __all__ = [
     "NewModule",
     "NotFound",
     "Page",
+    "PartialWrite",
     "RegistryStore",
     "SqlStore",
     "StorageFull",

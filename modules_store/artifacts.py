@@ -28,6 +28,16 @@ class StoredArtifact:
     modified: float  # when it was written, seconds since the epoch
 
 
+@dataclass(frozen=True)
+class PartialWrite:
+    """A write's temporary file, not yet moved to its content address: a write in progress, or one
+    whose writer crashed (then nothing ever finishes or removes it)."""
+
+    name: str  # the backend's name for it
+    size: int  # bytes
+    modified: float  # when it was last written to, seconds since the epoch
+
+
 def is_sha256(value: object) -> bool:
     """Whether `value` is 64 lowercase hex characters."""
     return isinstance(value, str) and _SHA256.fullmatch(value) is not None
@@ -86,6 +96,15 @@ class ArtifactStore(ABC):
     @abstractmethod
     def stored(self) -> Iterator[StoredArtifact]:
         """Every artifact stored, in no particular order (for garbage collection)."""
+
+    @abstractmethod
+    def partial_writes(self) -> Iterator[PartialWrite]:
+        """The temporary files of writes not (yet) finished, in no particular order (for garbage
+        collection: a young one may be a write in progress)."""
+
+    @abstractmethod
+    def delete_partial_write(self, name: str) -> bool:
+        """Remove the temporary file `name` (as partial_writes() names it); False when it is gone."""
 
     @abstractmethod
     def holds_any(self) -> bool:

@@ -12,13 +12,14 @@ from pathlib import Path
 
 from modules_store.artifacts import (
     ArtifactStore,
+    PartialWrite,
     StoredArtifact,
     check_sha256,
     is_sha256,
     read_chunks,
     sha256_of_chunks,
 )
-from modules_store.errors import DISK_FULL_ERRNOS, CorruptArtifact, NotFound, StorageFull
+from modules_store.errors import DISK_FULL_ERRNOS, CorruptArtifact, InvalidArgument, NotFound, StorageFull
 
 _TEMP_PREFIX = ".incoming-"
 # Identity of a file's current content as far as the OS tells it without reading the file.
@@ -59,6 +60,22 @@ class LocalArtifactStore(ArtifactStore):
             with suppress(FileNotFoundError):  # deleted since it was listed
                 stat = path.stat()
                 yield StoredArtifact(sha256, stat.st_size, stat.st_mtime)
+
+    def partial_writes(self) -> Iterator[PartialWrite]:
+        for path in self.root.glob(f"{_TEMP_PREFIX}*"):
+            with suppress(FileNotFoundError):  # renamed into place, or removed, since it was listed
+                stat = path.stat()
+                yield PartialWrite(path.name, stat.st_size, stat.st_mtime)
+
+    def delete_partial_write(self, name: str) -> bool:
+        path = self.root / name
+        if path.name != name or not name.startswith(_TEMP_PREFIX):
+            raise InvalidArgument(f"not the name of a partial write: {name!r}")
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
 
     def path_for(self, sha256: str) -> Path:
         """Where the artifact lives (whether or not it exists)."""

@@ -1,9 +1,12 @@
-"""Artifacts that nothing names any more: found, then removed, by `moda gc`.
+"""Artifacts that nothing names any more, and writes that never finished: found, then removed, by
+`moda gc`.
 
 Deletions reclaim the files they free at once; what is left for here is what a crash or a failed
-job wrote before any row named it. A file is only garbage once it is older than a grace period:
+job wrote before any row named it, and the temporary file of a write whose writer crashed before
+moving it to its content address. A file is only garbage once it is older than a grace period:
 writers store a file before the row that names it (and re-date content they write again), so a
-young unnamed file may be one a writer is about to name.
+young unnamed file may be one a writer is about to name; and every chunk a write adds re-dates its
+temporary file, so a young one may be a write in progress.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from modules_store import ArtifactStore, RegistryStore, StoredArtifact
+from modules_store import ArtifactStore, PartialWrite, RegistryStore, StoredArtifact
 
 DEFAULT_MIN_AGE_S = 3600.0
 
@@ -34,9 +37,7 @@ def find_garbage(
     now: Callable[[], float] = time.time,
 ) -> list[StoredArtifact]:
     """Stored artifacts older than `min_age_s` that no row nor unfinished job names, largest first."""
-    if min_age_s < 0:
-        raise ValueError(f"min_age_s must be >= 0, got {min_age_s}")
-    cutoff = now() - min_age_s
+    cutoff = _cutoff(min_age_s, now)
     old = {artifact.sha256: artifact for artifact in artifacts.stored() if artifact.modified <= cutoff}
     named = store.named_artifacts(old)
     return sorted((a for sha, a in old.items() if sha not in named), key=lambda a: (-a.size, a.sha256))
@@ -54,3 +55,24 @@ def collect(store: RegistryStore, artifacts: ArtifactStore, garbage: list[Stored
         elif artifacts.delete(artifact.sha256):
             removed.append(artifact)
     return Collected(removed, kept)
+
+
+def find_partial_writes(
+    artifacts: ArtifactStore, min_age_s: float = DEFAULT_MIN_AGE_S, now: Callable[[], float] = time.time
+) -> list[PartialWrite]:
+    """Temporary files of writes not written to for `min_age_s` (their writers crashed), largest first."""
+    cutoff = _cutoff(min_age_s, now)
+    old = (partial for partial in artifacts.partial_writes() if partial.modified <= cutoff)
+    return sorted(old, key=lambda p: (-p.size, p.name))
+
+
+def remove_partial_writes(artifacts: ArtifactStore, found: list[PartialWrite]) -> list[PartialWrite]:
+    """Remove `found` (as find_partial_writes listed them) but those written to since; the removed."""
+    dated = {partial.name: partial.modified for partial in artifacts.partial_writes()}
+    return [p for p in found if dated.get(p.name) == p.modified and artifacts.delete_partial_write(p.name)]
+
+
+def _cutoff(min_age_s: float, now: Callable[[], float]) -> float:
+    if min_age_s < 0:
+        raise ValueError(f"min_age_s must be >= 0, got {min_age_s}")
+    return now() - min_age_s

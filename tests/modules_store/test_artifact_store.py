@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -120,6 +123,33 @@ def test_a_failed_write_leaves_nothing_behind(
         artifacts.put_file(source)
     assert _all_files(artifacts.root) == []
     assert not artifacts.exists(hashlib.sha256(b"half-written").hexdigest())
+
+
+CRASHING_WRITER = """
+import os, sys
+from modules_store import LocalArtifactStore
+
+os.fsync = lambda fd: os._exit(9)  # killed once the bytes are written, before the rename
+LocalArtifactStore(sys.argv[1]).put_bytes(b"x" * 3000)
+"""
+
+
+def test_a_writer_killed_mid_write_leaves_a_partial_write_that_can_be_removed(artifacts: LocalArtifactStore) -> None:
+    assert list(artifacts.partial_writes()) == []
+    subprocess.run([sys.executable, "-c", CRASHING_WRITER, str(artifacts.root)], check=False, timeout=60)
+    (partial,) = artifacts.partial_writes()
+    assert partial.size == 3000 and abs(partial.modified - time.time()) < 60
+    assert list(artifacts.stored()) == [] and not artifacts.holds_any()  # never an artifact
+    assert artifacts.delete_partial_write(partial.name)
+    assert not artifacts.delete_partial_write(partial.name)  # gone already
+    assert _all_files(artifacts.root) == []
+
+
+@pytest.mark.parametrize("name", ["../registry.db", "ab", "", ".", "/etc/passwd"])
+def test_only_partial_writes_are_removed_as_such(artifacts: LocalArtifactStore, name: str) -> None:
+    with pytest.raises(StoreError) as error:
+        artifacts.delete_partial_write(name)
+    assert error.value.code == "INVALID_ARGUMENT"
 
 
 def test_ping(artifacts: LocalArtifactStore) -> None:
