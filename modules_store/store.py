@@ -22,6 +22,7 @@ from modules_store.entities import (
     Composition,
     Dataset,
     Deleted,
+    DeletionsSince,
     Job,
     JobStatus,
     Model,
@@ -199,7 +200,9 @@ class RegistryStore(ABC):
     #
     # A deletion removes rows only; it returns (Deleted.artifacts) the artifacts nothing names any
     # more, for the caller to reclaim. Every deleted composition is written to a deletion log, so
-    # processes that cache compositions learn of it (`compositions_deleted_since`).
+    # processes that cache compositions learn of it (`compositions_deleted_since`). The log keeps a
+    # day of entries, and always its latest; a reader whose position is older than what it keeps
+    # is told so (DeletionsSince.pruned).
 
     @abstractmethod
     def delete_composition(self, composition_id: str) -> Deleted:
@@ -225,8 +228,9 @@ class RegistryStore(ABC):
         """The position of the latest entry of the composition deletion log (0 when empty)."""
 
     @abstractmethod
-    def compositions_deleted_since(self, mark: int) -> tuple[int, list[str]]:
-        """(the log's latest position, ids of the compositions deleted after position `mark`)."""
+    def compositions_deleted_since(self, mark: int) -> DeletionsSince:
+        """The log's latest position and the ids of the compositions deleted after position `mark`,
+        or `pruned` when entries after `mark` may be gone."""
 
     # -- jobs ---------------------------------------------------------------------------------
     #

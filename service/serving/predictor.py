@@ -83,7 +83,7 @@ class CompositionCache:
         """The composition `composition_id`, read on a miss by `lookup` (default: the cache's own, whose
         NotFound propagates; /v1/predict passes one that builds it)."""
         if self._deletions is not None:
-            self._deletions.poll(self.forget)
+            self._deletions.poll(self.forget, self.forget_all)
         with self._lock:
             served = self._items.get(composition_id)
             if served is not None:
@@ -98,16 +98,23 @@ class CompositionCache:
 
     def cached(self, composition_id: str) -> Served | None:
         if self._deletions is not None:
-            self._deletions.poll(self.forget)
+            self._deletions.poll(self.forget, self.forget_all)
         with self._lock:
             return self._items.get(composition_id)
 
     def forget(self, composition_ids: Sequence[str]) -> None:
         """Drop these compositions (deleted): their next ask reads the registry, and finds none."""
         gone = set(composition_ids)
+        self._drop(lambda served: served.id in gone)
+
+    def forget_all(self) -> None:
+        """Drop every composition kept (some may be deleted, which is not known): each is read again."""
+        self._drop(lambda _: True)
+
+    def _drop(self, which: Callable[[Served], bool]) -> None:
         with self._lock:
             self._forgets += 1
-            keys = [key for key, served in self._items.items() if served.id in gone]  # theirs and aliases
+            keys = [key for key, served in self._items.items() if which(served)]  # ids and aliases
             dropped = {served.id: served for served in map(self._items.pop, keys)}
         if self._on_forget is not None:
             for served in dropped.values():

@@ -427,7 +427,7 @@ def test_a_composition_stored_under_its_24_digit_id_is_found_by_its_32_digit_id(
     assert _code(error) == "NOT_FOUND"
 
     assert store.delete_composition(current).compositions == [legacy]
-    assert store.compositions_deleted_since(0)[1] == [legacy], "the log names the id processes cache it by"
+    assert store.compositions_deleted_since(0).composition_ids == [legacy], "the id processes cache it by"
     for cid in (legacy, current):
         with pytest.raises(StoreError) as error:
             store.get_composition(cid)
