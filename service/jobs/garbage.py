@@ -14,8 +14,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from modules_store import ArtifactStore, PartialWrite, RegistryStore, StoredArtifact
+from service.jobs.deletion import still_named
 
 DEFAULT_MIN_AGE_S = 3600.0
 
@@ -45,15 +47,19 @@ def find_garbage(
 
 def collect(store: RegistryStore, artifacts: ArtifactStore, garbage: list[StoredArtifact]) -> Collected:
     """Remove `garbage` (as find_garbage listed it), asking the registry once more right before:
-    a row made since the listing keeps its file, and so does a file written again since (re-dated)."""
+    a row made since the listing keeps its file, and so does a file written again since (re-dated)
+    or held by a writer now (ArtifactStore.reclaim)."""
     named = store.named_artifacts([artifact.sha256 for artifact in garbage])
     dated = {artifact.sha256: artifact.modified for artifact in artifacts.stored()}
     removed, kept = [], []
     for artifact in garbage:
-        if artifact.sha256 in named or dated.get(artifact.sha256) != artifact.modified:
+        sha256 = artifact.sha256
+        if sha256 in named or dated.get(sha256) != artifact.modified:
             kept.append(artifact)
-        elif artifacts.delete(artifact.sha256):
+        elif artifacts.reclaim(sha256, partial(still_named, store, sha256)):
             removed.append(artifact)
+        elif artifacts.exists(sha256):
+            kept.append(artifact)
     return Collected(removed, kept)
 
 
