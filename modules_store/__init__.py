@@ -13,13 +13,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from modules_store.artifact_urls import open_artifact_store
-from modules_store.artifacts import ArtifactStore, StoredArtifact
+from modules_store.artifacts import ArtifactStore, PartialWrite, StoredArtifact
 from modules_store.entities import (
     TERMINAL_STATUSES,
     Composition,
     CompositionClass,
     Dataset,
     Deleted,
+    DeletionsSince,
     Job,
     JobStatus,
     Model,
@@ -93,6 +94,7 @@ __all__ = [
     "CorruptArtifact",
     "Dataset",
     "Deleted",
+    "DeletionsSince",
     "ErrorCode",
     "InvalidArgument",
     "Job",
@@ -105,6 +107,7 @@ __all__ = [
     "NewModule",
     "NotFound",
     "Page",
+    "PartialWrite",
     "RegistryStore",
     "SqlStore",
     "StorageFull",

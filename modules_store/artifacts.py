@@ -11,7 +11,8 @@ import hashlib
 import os
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,16 @@ class StoredArtifact:
     sha256: str
     size: int  # bytes
     modified: float  # when it was written, seconds since the epoch
+
+
+@dataclass(frozen=True)
+class PartialWrite:
+    """A write's temporary file, not yet moved to its content address: a write in progress, or one
+    whose writer crashed (then nothing ever finishes or removes it)."""
+
+    name: str  # the backend's name for it
+    size: int  # bytes
+    modified: float  # when it was last written to, seconds since the epoch
 
 
 def is_sha256(value: object) -> bool:
@@ -81,11 +92,37 @@ class ArtifactStore(ABC):
     @abstractmethod
     def delete(self, sha256: str) -> bool:
         """Remove the artifact; False when it was not stored. Only for artifacts the registry no
-        longer names (RegistryStore deletions report them): content is shared by address."""
+        longer names (RegistryStore deletions report them): content is shared by address. A writer
+        may be storing the same bytes meanwhile: reclaim() is the removal that is safe from that."""
+
+    @abstractmethod
+    def writing(self) -> AbstractContextManager[ArtifactStore]:
+        """This store, seen by one writer: what its puts store (or find stored) stays, whatever
+        reclaim() is asked meanwhile, until the block ends. A writer names what it stores in the
+        registry before the block ends. Use the view from one thread."""
+
+    @abstractmethod
+    def reclaim(self, sha256: str, still_named: Callable[[], bool]) -> bool:
+        """Remove an artifact the registry named no more, unless a writer holds it (writing()) or
+        `still_named()`, asked when no writer can take hold of it any more; True when removed.
+
+        Content is shared by address: a writer that stores the same bytes as an artifact being
+        deleted finds the file and keeps it, then names it; removing the file in between would
+        leave its row naming nothing.
+        """
 
     @abstractmethod
     def stored(self) -> Iterator[StoredArtifact]:
         """Every artifact stored, in no particular order (for garbage collection)."""
+
+    @abstractmethod
+    def partial_writes(self) -> Iterator[PartialWrite]:
+        """The temporary files of writes not (yet) finished, in no particular order (for garbage
+        collection: a young one may be a write in progress)."""
+
+    @abstractmethod
+    def delete_partial_write(self, name: str) -> bool:
+        """Remove the temporary file `name` (as partial_writes() names it); False when it is gone."""
 
     @abstractmethod
     def holds_any(self) -> bool:

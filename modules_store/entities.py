@@ -183,6 +183,17 @@ class Deleted:
     artifacts: list[str]
 
 
+@dataclass(frozen=True, kw_only=True)
+class DeletionsSince:
+    """The composition deletion log after a position: what a process that caches compositions drops."""
+
+    position: int  # the log's latest position: where the next read starts
+    composition_ids: list[str]  # deleted after the position asked, in order
+    # Entries after the position asked may have been pruned: which compositions went is unknown, so
+    # a cache must drop everything it holds.
+    pruned: bool = False
+
+
 class JobStatus(StrEnum):
     """Where a job is: queued -> running -> succeeded, failed or cancelled."""
 

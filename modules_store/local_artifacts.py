@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import copy
+import fcntl
 import hashlib
 import os
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
-from contextlib import suppress
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from modules_store.artifacts import (
     ArtifactStore,
+    PartialWrite,
     StoredArtifact,
     check_sha256,
     is_sha256,
     read_chunks,
     sha256_of_chunks,
 )
-from modules_store.errors import DISK_FULL_ERRNOS, CorruptArtifact, NotFound, StorageFull
+from modules_store.errors import DISK_FULL_ERRNOS, CorruptArtifact, InvalidArgument, NotFound, StorageFull
 
 _TEMP_PREFIX = ".incoming-"
 # Identity of a file's current content as far as the OS tells it without reading the file.
@@ -37,6 +40,13 @@ class LocalArtifactStore(ArtifactStore):
     process last verified it, so serving does not rehash a large graph per request. The price:
     bit rot that leaves those untouched goes unnoticed by local_path() until the process restarts;
     get_bytes() always rehashes.
+
+    writing() and reclaim() share flock(2) locks on the artifacts' directories (ROOT/ab for shas
+    ab...; no lock files): a writer's puts take them shared until its block ends, a reclaim takes
+    one exclusive without waiting, and keeps the file when a writer holds it (one of 256: an
+    artifact beside one a writer holds is left to `moda gc`). flock locks belong to an open file,
+    so threads of one process exclude each other too; on NFS, Linux turns them into POSIX locks,
+    which only processes do.
     """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
@@ -44,6 +54,7 @@ class LocalArtifactStore(ArtifactStore):
         self.root.mkdir(parents=True, exist_ok=True)
         self._verified: dict[str, _StatKey] = {}
         self._lock = threading.Lock()
+        self._holds: _Holds | None = None  # a writing() view's
 
     def __repr__(self) -> str:
         return f"LocalArtifactStore({str(self.root)!r})"
@@ -60,6 +71,22 @@ class LocalArtifactStore(ArtifactStore):
                 stat = path.stat()
                 yield StoredArtifact(sha256, stat.st_size, stat.st_mtime)
 
+    def partial_writes(self) -> Iterator[PartialWrite]:
+        for path in self.root.glob(f"{_TEMP_PREFIX}*"):
+            with suppress(FileNotFoundError):  # renamed into place, or removed, since it was listed
+                stat = path.stat()
+                yield PartialWrite(path.name, stat.st_size, stat.st_mtime)
+
+    def delete_partial_write(self, name: str) -> bool:
+        path = self.root / name
+        if path.name != name or not name.startswith(_TEMP_PREFIX):
+            raise InvalidArgument(f"not the name of a partial write: {name!r}")
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
     def path_for(self, sha256: str) -> Path:
         """Where the artifact lives (whether or not it exists)."""
         check_sha256(sha256)
@@ -67,9 +94,8 @@ class LocalArtifactStore(ArtifactStore):
 
     def put_bytes(self, data: bytes) -> str:
         sha256 = hashlib.sha256(data).hexdigest()
-        if self._stored_intact(sha256):
-            self._rewritten(sha256)
-        else:
+        self._hold(sha256)
+        if not (self._stored_intact(sha256) and self._rewritten(sha256)):
             self._ingest([data])
         return sha256
 
@@ -114,6 +140,32 @@ class LocalArtifactStore(ArtifactStore):
         _fsync_directory(path.parent)
         return True
 
+    @contextmanager
+    def writing(self) -> Iterator[LocalArtifactStore]:
+        view = copy.copy(self)  # the same root and verification cache, its own holds
+        view._holds = _Holds()
+        try:
+            yield view
+        finally:
+            view._holds.release()
+
+    def reclaim(self, sha256: str, still_named: Callable[[], bool]) -> bool:
+        try:
+            fd = os.open(self.path_for(sha256).parent, os.O_RDONLY | os.O_DIRECTORY)
+        except FileNotFoundError:
+            return False  # never stored here
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False  # a writer holds it (or one beside it): gc takes it later if nothing names it
+        try:
+            # No writer holds it, and none can take hold before this is released: a writer that
+            # held it has ended its block, so its row is in the registry for still_named().
+            return not still_named() and self.delete(sha256)
+        finally:
+            os.close(fd)
+
     def exists(self, sha256: str) -> bool:
         return self.path_for(sha256).is_file()
 
@@ -123,11 +175,32 @@ class LocalArtifactStore(ArtifactStore):
         if not os.access(self.root, os.W_OK | os.X_OK):
             raise PermissionError(f"artifact root {self.root} is not writable")
 
-    def _rewritten(self, sha256: str) -> None:
+    def _hold(self, sha256: str) -> None:
+        if self._holds is not None:
+            try:
+                self._holds.hold(self._directory(sha256))
+            except OSError as error:
+                if error.errno in DISK_FULL_ERRNOS:
+                    raise _storage_full(self.root) from error
+                raise
+
+    def _directory(self, sha256: str) -> Path:
+        """The artifact's directory, made (durably) when it is the first there."""
+        directory = self.path_for(sha256).parent
+        if not directory.is_dir():
+            directory.mkdir(exist_ok=True)
+            _fsync_directory(self.root)
+        return directory
+
+    def _rewritten(self, sha256: str) -> bool:
         """Content written again that was already stored: dated now, as a new file would be, so that
-        garbage collection (which spares recent files) cannot take it before its writer names it."""
-        with suppress(FileNotFoundError):
+        garbage collection (which spares recent files) cannot take it before its writer names it.
+        False when the file is gone since it was found (deleted): it must be written anew."""
+        try:
             os.utime(self.path_for(sha256))
+        except FileNotFoundError:
+            return False
+        return True
 
     def _stored_intact(self, sha256: str) -> bool:
         try:
@@ -150,14 +223,12 @@ class LocalArtifactStore(ArtifactStore):
                 os.fchmod(out.fileno(), 0o644)  # mkstemp makes 0600; other readers (serving) need it
                 os.fsync(out.fileno())
             sha256 = digest.hexdigest()
-            if self._stored_intact(sha256):
+            self._hold(sha256)
+            if self._stored_intact(sha256) and self._rewritten(sha256):
                 temp.unlink()
-                self._rewritten(sha256)
                 return sha256
             target = self.path_for(sha256)
-            if not target.parent.is_dir():
-                target.parent.mkdir(exist_ok=True)
-                _fsync_directory(self.root)
+            self._directory(sha256)
             os.replace(temp, target)
             _fsync_directory(target.parent)
             return sha256
@@ -165,8 +236,34 @@ class LocalArtifactStore(ArtifactStore):
             with suppress(FileNotFoundError):
                 temp.unlink()
             if isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS:
-                raise StorageFull(f"the artifact store {self.root} is full: nothing was stored") from error
+                raise _storage_full(self.root) from error
             raise
+
+
+def _storage_full(root: Path) -> StorageFull:
+    return StorageFull(f"the artifact store {root} is full: nothing was stored")
+
+
+class _Holds:
+    """One writer's shared locks on artifact directories, all released together (closing them)."""
+
+    def __init__(self) -> None:
+        self._fds: dict[Path, int] = {}
+
+    def hold(self, directory: Path) -> None:
+        if directory not in self._fds:
+            fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH)  # waits out a reclaim in this directory: a moment
+            except BaseException:
+                os.close(fd)
+                raise
+            self._fds[directory] = fd
+
+    def release(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
 
 
 def _stat_key(path: Path) -> _StatKey | None:

@@ -204,8 +204,9 @@ class CompositionRow(Base):
 class CompositionDeletionRow(Base):
     """The deletion log: each deleted composition, in order, for processes that cache compositions.
 
-    Kept (rows are small and deletions rare): a process polls it by position, so pruning it would
-    need every process's position first.
+    Processes poll it by position. Each deletion prunes the entries older than a day (never the
+    latest: positions must keep counting up), and a reader whose position is older than the oldest
+    entry kept is told it may have missed some (sql_deletion.compositions_deleted_since).
     """
 
     __tablename__ = "composition_deletions"

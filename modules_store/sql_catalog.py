@@ -23,7 +23,7 @@ from modules_store.entities import (
     Strategy,
 )
 from modules_store.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
-from modules_store.ids import new_id
+from modules_store.ids import composition_lookup_ids, new_id
 from modules_store.rows import CompositionModuleRow, CompositionRow, DatasetRow, JobRow, ModelRow, ModuleRow
 from modules_store.sql_session import SqlSessions, fetch_page, serialise_on
 from modules_store.validation import as_json, require_text, string_list
@@ -238,7 +238,7 @@ class SqlCatalog:
         }
         try:
             with self._db.begin(write=True) as session:
-                row = session.get(CompositionRow, composition_id)
+                row = composition_row(session, composition_id)
                 if row is not None:
                     return row.to_entity(), False
                 _get_modules(session, ids)
@@ -259,14 +259,14 @@ class SqlCatalog:
         except AlreadyExists:
             # Lost a race to a concurrent creator of the same id (PostgreSQL): theirs is the one.
             with self._db.begin(write=False) as session:
-                row = session.get(CompositionRow, composition_id)
+                row = composition_row(session, composition_id)
                 if row is None:
                     raise
                 return row.to_entity(), False
 
     def get_composition(self, composition_id: str) -> Composition:
         with self._db.begin(write=False) as session:
-            return _get(session, CompositionRow, composition_id, "composition").to_entity()
+            return _composition(session, composition_id).to_entity()
 
     def list_compositions(self, *, offset: int = 0, limit: int = 50) -> Page[Composition]:
         query = select(CompositionRow).order_by(CompositionRow.created_at, CompositionRow.id)
@@ -278,7 +278,7 @@ class SqlCatalog:
     ) -> Composition:
         update = as_json(dict(metrics), "metrics")
         with self._db.begin(write=True) as session:
-            row = _get(session, CompositionRow, composition_id, "composition", for_update=True)
+            row = _composition(session, composition_id, for_update=True)
             row.metrics = {**row.metrics, **update}
             if accuracy is not None:
                 row.accuracy = float(accuracy)
@@ -289,6 +289,22 @@ def _get(session: Session, row_type: type[RowT], row_id: str, what: str, *, for_
     row = session.get(row_type, row_id, with_for_update=for_update or None)
     if row is None:
         raise NotFound(f"{what} {row_id!r} not found")
+    return row
+
+
+def composition_row(session: Session, composition_id: str, *, for_update: bool = False) -> CompositionRow | None:
+    """The composition stored under `composition_id`, or under the shorter id a registry written
+    before ids had 32 digits gave it (`composition_lookup_ids`)."""
+    candidates = composition_lookup_ids(composition_id)
+    query = select(CompositionRow).where(CompositionRow.id.in_(candidates))
+    rows = {row.id: row for row in session.scalars(query.with_for_update() if for_update else query)}
+    return next((rows[cid] for cid in candidates if cid in rows), None)
+
+
+def _composition(session: Session, composition_id: str, *, for_update: bool = False) -> CompositionRow:
+    row = composition_row(session, composition_id, for_update=for_update)
+    if row is None:
+        raise NotFound(f"composition {composition_id!r} not found")
     return row
 
 

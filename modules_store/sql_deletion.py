@@ -1,20 +1,22 @@
 """The SQL store's deletions: compositions, modules, models, and the artifacts they leave unnamed.
 
 A deletion is one transaction: the rows go, each deleted composition is written to the deletion
-log, and the artifacts the deleted rows named are checked against every row left (and the queued
-and running jobs), so that an artifact shared by content with another row is never reported free.
+log (whose entries older than a day go then too), and the artifacts the deleted rows named are
+checked against every row left (and the queued and running jobs), so that an artifact shared by
+content with another row is never reported free.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, SQLColumnExpression, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from modules_store.clock import utc_now
-from modules_store.entities import MODEL_ARTIFACT_METRICS, Deleted, JobStatus
+from modules_store.entities import MODEL_ARTIFACT_METRICS, Deleted, DeletionsSince, JobStatus
 from modules_store.errors import Conflict, NotFound
 from modules_store.rows import (
     CompositionDeletionRow,
@@ -24,11 +26,18 @@ from modules_store.rows import (
     ModelRow,
     ModuleRow,
 )
+from modules_store.sql_catalog import composition_row
 from modules_store.sql_session import SqlSessions, serialise_on
 
 # Job params that name an artifact a job still has to read (an upload waiting to be ingested).
 _JOB_ARTIFACT_PARAMS = ("weights_sha256",)
 _IN_CHUNK = 500
+# How long the composition deletion log keeps an entry: far beyond the second within which every
+# API process polls it while it serves, so that only a process idle for a day can miss an entry;
+# that one learns so (DeletionsSince.pruned) and drops its whole composition cache. The length
+# trades such a drop against the log's size (a day of deletions), and covers any clock skew
+# between the hosts that write `deleted_at`.
+DELETION_LOG_RETENTION = timedelta(days=1)
 _UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
 
@@ -37,7 +46,7 @@ class SqlDeletion:
 
     def delete_composition(self, composition_id: str) -> Deleted:
         with self._db.begin(write=True) as session:
-            row = session.get(CompositionRow, composition_id, with_for_update=True)
+            row = composition_row(session, composition_id, for_update=True)
             if row is None:
                 raise NotFound(f"composition {composition_id!r} not found")
             return _remove(session, [row], [], None)
@@ -71,17 +80,27 @@ class SqlDeletion:
         with self._db.begin(write=False) as session:
             return int(session.scalar(select(func.max(CompositionDeletionRow.position))) or 0)
 
-    def compositions_deleted_since(self, mark: int) -> tuple[int, list[str]]:
+    def compositions_deleted_since(self, mark: int) -> DeletionsSince:
+        log = CompositionDeletionRow
+        oldest = select(func.min(log.position)).scalar_subquery()
+        # The entries after `mark` and the oldest one kept, read in one statement (one snapshot): a
+        # prune committed between two reads could drop entries the first did not see.
         query = (
-            select(CompositionDeletionRow.position, CompositionDeletionRow.composition_id)
-            .where(CompositionDeletionRow.position > mark)
-            .order_by(CompositionDeletionRow.position)
+            select(log.position, log.composition_id)
+            .where((log.position > mark) | (log.position == oldest))
+            .order_by(log.position)
         )
         with self._db.begin(write=False) as session:
             rows = session.execute(query).all()
         if not rows:
-            return mark, []
-        return rows[-1].position, [row.composition_id for row in rows]
+            return DeletionsSince(position=mark, composition_ids=[])
+        # Positions before the oldest entry kept were pruned (or never taken: a rolled-back
+        # transaction's; the reader then drops its cache for nothing, harmlessly).
+        pruned = rows[0].position > mark + 1
+        after = [row for row in rows if row.position > mark]
+        return DeletionsSince(
+            position=max(mark, rows[-1].position), composition_ids=[row.composition_id for row in after], pruned=pruned
+        )
 
 
 def _compositions_using(session: Session, module_ids: Sequence[str], what: str, cascade: bool) -> list[CompositionRow]:
@@ -121,6 +140,8 @@ def _remove(
             # composition_modules rows go with them (ON DELETE CASCADE).
             session.execute(delete(CompositionRow).where(CompositionRow.id.in_(composition_ids)))
             session.add_all(CompositionDeletionRow(composition_id=cid, deleted_at=now) for cid in composition_ids)
+            session.flush()
+            _prune_deletion_log(session, now - DELETION_LOG_RETENTION)
         if model is not None:  # its modules go with it (ON DELETE CASCADE)
             session.execute(delete(ModelRow).where(ModelRow.id == model.id))
         elif module_ids:
@@ -136,6 +157,15 @@ def _remove(
         compositions=composition_ids,
         artifacts=sorted(named - _still_named(session, named)),
     )
+
+
+def _prune_deletion_log(session: Session, cutoff: datetime) -> None:
+    """Drop the log's entries before its first one of `cutoff` or later: a prefix, never the latest
+    (on SQLite, a table emptied would number its next entry 1 again, behind every reader)."""
+    log = CompositionDeletionRow
+    first_kept = session.scalar(select(func.min(log.position)).where(log.deleted_at >= cutoff))
+    if first_kept is not None:
+        session.execute(delete(log).where(log.position < first_kept))
 
 
 def _still_named(session: Session, candidates: Collection[str]) -> set[str]:

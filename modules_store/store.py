@@ -22,6 +22,7 @@ from modules_store.entities import (
     Composition,
     Dataset,
     Deleted,
+    DeletionsSince,
     Job,
     JobStatus,
     Model,
@@ -164,15 +165,20 @@ class RegistryStore(ABC):
         """
 
     # -- compositions -------------------------------------------------------------------------
+    #
+    # Every method here that takes a composition id finds a composition stored under it, or, for an
+    # id of 32 hex digits, under its first 24: the id a registry written before ids had 32 digits
+    # gave the same composition (modules_store.ids.composition_lookup_ids). Either id names it; the
+    # composition keeps the id it was stored under.
 
     @abstractmethod
     def create_composition(self, composition: NewComposition) -> tuple[Composition, bool]:
         """Create a composition idempotently: returns (composition, created).
 
         `composition.id` should be `modules_store.ids.composition_id(module_ids, strategy, data)`. If a
-        composition with that id exists, it is returned unchanged with created=False, also when
-        another caller creates it at the same moment (no ALREADY_EXISTS ever escapes). Module ids
-        that do not exist -> NOT_FOUND naming them. The modules cannot be deleted while a
+        composition with that id (or its 24-digit form) exists, it is returned unchanged with
+        created=False, also when another caller creates it at the same moment (no ALREADY_EXISTS
+        ever escapes). Module ids that do not exist -> NOT_FOUND naming them. The modules cannot be deleted while a
         composition uses them (delete_module, delete_model).
         """
 
@@ -194,7 +200,9 @@ class RegistryStore(ABC):
     #
     # A deletion removes rows only; it returns (Deleted.artifacts) the artifacts nothing names any
     # more, for the caller to reclaim. Every deleted composition is written to a deletion log, so
-    # processes that cache compositions learn of it (`compositions_deleted_since`).
+    # processes that cache compositions learn of it (`compositions_deleted_since`). The log keeps a
+    # day of entries, and always its latest; a reader whose position is older than what it keeps
+    # is told so (DeletionsSince.pruned).
 
     @abstractmethod
     def delete_composition(self, composition_id: str) -> Deleted:
@@ -220,8 +228,9 @@ class RegistryStore(ABC):
         """The position of the latest entry of the composition deletion log (0 when empty)."""
 
     @abstractmethod
-    def compositions_deleted_since(self, mark: int) -> tuple[int, list[str]]:
-        """(the log's latest position, ids of the compositions deleted after position `mark`)."""
+    def compositions_deleted_since(self, mark: int) -> DeletionsSince:
+        """The log's latest position and the ids of the compositions deleted after position `mark`,
+        or `pruned` when entries after `mark` may be gone."""
 
     # -- jobs ---------------------------------------------------------------------------------
     #

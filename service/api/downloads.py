@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from urllib.parse import quote
 
 from fastapi import Request, Response
@@ -13,21 +14,30 @@ ONNX_MEDIA_TYPE = "application/onnx"
 _UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
-def artifact_response(request: Request, artifacts: ArtifactStore, sha256: str, filename: str) -> Response:
+def artifact_response(
+    request: Request, artifacts: ArtifactStore, sha256: str, filename: str, reread: Callable[[], object]
+) -> Response:
+    """The artifact `sha256` as a download; `reread` reads the row that names it again (see stored_bytes)."""
     etag = f'"{sha256}"'
     headers = {"ETag": etag, "Cache-Control": "public, max-age=31536000, immutable"}
     if _matches(request.headers.get("if-none-match", ""), etag):
         return Response(status_code=304, headers=headers)
-    data = stored_bytes(artifacts, sha256)  # verified: a corrupted file raises, it is never served
+    data = stored_bytes(artifacts, sha256, reread)  # verified: a corrupted file raises, it is never served
     headers["Content-Disposition"] = content_disposition(filename)
     return Response(data, media_type=ONNX_MEDIA_TYPE, headers=headers)
 
 
-def stored_bytes(artifacts: ArtifactStore, sha256: str) -> bytes:
-    """The artifact a registry row names. Its file missing is the server's loss, not a wrong id."""
+def stored_bytes(artifacts: ArtifactStore, sha256: str, reread: Callable[[], object]) -> bytes:
+    """The artifact a registry row names, read since; `reread()` reads that row again, NOT_FOUND if gone.
+
+    A deletion removes the row before the file: a file missing under a row that is gone too was
+    deleted meanwhile (NOT_FOUND, as had the row been read a moment later); under a row still there,
+    it is the server's loss, not a wrong id (CORRUPT_ARTIFACT).
+    """
     try:
         return artifacts.get_bytes(sha256)
     except NotFound as error:
+        reread()
         raise CorruptArtifact(f"artifact {sha256}, named by the registry, is missing from the store") from error
 
 

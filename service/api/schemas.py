@@ -252,7 +252,10 @@ class CompositionCreate(DataDirNeedsDataset):
 class CompositionPublic(Public):
     """A composed classifier, served at /v1/compositions/{id}/predict and as V2 model `id`."""
 
-    id: str = Field(description="the composition's id: a hash of its modules, strategy and data")
+    id: str = Field(
+        description="the composition's id: a hash of its modules, strategy and data, 32 hex digits (24 for "
+        "one stored before ids grew: it keeps that id, and its 32-digit id names it too)"
+    )
     strategy: Strategy = Field(description="how it was built: prune, concat (raw logits), calibrated or replace")
     classes: list[CompositionClass] = Field(description="its outputs, in output order")
     module_ids: list[str] = Field(description="the modules it is made of")

@@ -57,5 +57,6 @@ def ingest_upload(
     assert isinstance(checked, IngestParams)
     data = open_dataset(settings.resolved_datasets_dir, checked.dataset, checked.data_dir)
     load_uploaded(data, checked.arch, checked.labels or data.labels, upload.weights)  # INVALID_WEIGHTS if unfit
-    artifacts.put_bytes(upload.weights)
-    return submit_job(store, executor, settings, "ingest", params)
+    with artifacts.writing() as held:  # the file stays until the job (its params) names it
+        held.put_bytes(upload.weights)
+        return submit_job(store, executor, settings, "ingest", params)

@@ -63,7 +63,7 @@ def find_composition(
     store: RegistryStore, module_ids: Sequence[str], strategy: Strategy, data: str | None = None
 ) -> tuple[str, Composition | None]:
     """The id of the composition these modules make with `strategy` (calibrated on `data`), and the
-    composition when it is stored already."""
+    composition when it is stored already (maybe under the id it had before ids had 32 digits)."""
     cid = composition_id(list(module_ids), strategy, data)
     try:
         return cid, store.get_composition(cid)
@@ -124,26 +124,27 @@ class CompositionBuilder:
         if test_data is not None and len(test_data[1]):
             accuracy_pct = accuracy(predict_logits(net, test_data[0]), test_data[1])
         cost = footprint(net, classifier.parts)
-        new = NewComposition(
-            id=cid,
-            strategy=strategy,
-            module_ids=list(module_ids),
-            classes=classifier.classes,
-            input_spec=net.spec.to_dict(),
-            onnx_sha256=self.artifacts.put_bytes(onnx.data),
-            params=cost.params,
-            size_ratio=cost.size_ratio,
-            macs=cost.macs,
-            accuracy=accuracy_pct,
-            metrics={
-                "source_params": cost.source_params,
-                "source_macs": cost.source_macs,
-                "channel_align": self.settings.channel_align,
-                "served_params": cost.served_params,
-                "served_macs": cost.served_macs,
-                "onnx_max_abs_diff": onnx.max_abs_diff,
-                **(metrics or {}),
-            },
-            job_id=job_id,
-        )
-        return self.store.create_composition(new)
+        with self.artifacts.writing() as held:  # the file stays until the row names it
+            new = NewComposition(
+                id=cid,
+                strategy=strategy,
+                module_ids=list(module_ids),
+                classes=classifier.classes,
+                input_spec=net.spec.to_dict(),
+                onnx_sha256=held.put_bytes(onnx.data),
+                params=cost.params,
+                size_ratio=cost.size_ratio,
+                macs=cost.macs,
+                accuracy=accuracy_pct,
+                metrics={
+                    "source_params": cost.source_params,
+                    "source_macs": cost.source_macs,
+                    "channel_align": self.settings.channel_align,
+                    "served_params": cost.served_params,
+                    "served_macs": cost.served_macs,
+                    "onnx_max_abs_diff": onnx.max_abs_diff,
+                    **(metrics or {}),
+                },
+                job_id=job_id,
+            )
+            return self.store.create_composition(new)

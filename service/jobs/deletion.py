@@ -8,16 +8,20 @@ model or module NOT_FOUND, and nothing it would write can name the deleted rows 
 The registry reports the artifacts that no row names any more; they are removed from the artifact
 store here. A composition made again later from the same bytes stores its artifact anew.
 
-Known gap: writers store an artifact before the row that names it. A writer that finds the file
-still there in the instant between the deletion's commit and the file's removal, and commits its
-row after, names a file that is gone: its composition answers CORRUPT_ARTIFACT until it is deleted
-and composed again. Closing it needs writers and reclaims to share a lock (or a grace period).
+Writers store an artifact before the row that names it, and one storing the same bytes as a file
+being deleted finds that file and keeps it: removed between the writer's find and its row's
+commit, the row would name nothing (CORRUPT_ARTIFACT). So writers store inside
+ArtifactStore.writing(), which holds what they store until their rows are written, and files are
+removed by ArtifactStore.reclaim(): never while a writer holds one, and only if the registry, asked
+again once no writer can take hold of it, still names it nowhere. A file kept because a writer
+held it and then never named it is left to `moda gc`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection
+from functools import partial
 from typing import Any
 
 from modules_store import ArtifactStore, Deleted, Job, JobStatus, RegistryStore, all_items
@@ -61,12 +65,17 @@ class Deleter:
     def _reclaim(self, deleted: Deleted) -> Deleted:
         for sha256 in deleted.artifacts:
             try:
-                self.artifacts.delete(sha256)
+                self.artifacts.reclaim(sha256, partial(still_named, self.store, sha256))
             except OSError:  # the rows are gone already; a leftover file only costs space
                 log.warning("could not reclaim artifact %s", sha256, exc_info=True)
         if self._on_deleted is not None:
             self._on_deleted(deleted)
         return deleted
+
+
+def still_named(store: RegistryStore, sha256: str) -> bool:
+    """Whether a row, or an unfinished job, names the artifact (asked again right before removing it)."""
+    return bool(store.named_artifacts([sha256]))
 
 
 def unfinished_jobs(store: RegistryStore) -> list[Job]:

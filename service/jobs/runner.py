@@ -18,7 +18,9 @@ log = logging.getLogger(__name__)
 def run_job(store: RegistryStore, artifacts: ArtifactStore, settings: Settings, job: Job, worker_id: str) -> None:
     """Run a job this worker has claimed and record its outcome (unless it was taken from us)."""
     log.info("job %s (%s) started by %s", job.id, job.kind, worker_id)
-    with JobContext(store, artifacts, settings, job, worker_id) as ctx:
+    # What the job stores stays until it ends: its rows name it by then (a deletion meanwhile of a
+    # row naming the same bytes leaves the file to it).
+    with artifacts.writing() as held, JobContext(store, held, settings, job, worker_id) as ctx:
         try:
             params: JobParams = parse_params(job.kind, job.params)
             result = job_kind(job.kind).run(ctx, params)

@@ -52,8 +52,12 @@ class Served:
 
 
 class CompositionCache:
-    """Compositions by id, read through `lookup` on a miss; the least recently used beyond `capacity` go.
+    """Compositions by the id they were asked by, read through `lookup` on a miss; the least recently
+    used beyond `capacity` go.
 
+    A lookup may answer a composition stored under another id than the one asked: the registry finds
+    one stored before ids had 32 digits by its 32-digit id too (how /v1/predict asks). It is kept
+    under both, so that either is answered again without SQL, and forgotten under both.
     Misses are not remembered: a composition made later by another process is found on its next ask.
     Deleted ones are dropped: at once by `forget`, and those deleted elsewhere when `deletions` tells
     (within a second); `on_forget` then drops what else is kept of them (their ONNX session).
@@ -79,7 +83,7 @@ class CompositionCache:
         """The composition `composition_id`, read on a miss by `lookup` (default: the cache's own, whose
         NotFound propagates; /v1/predict passes one that builds it)."""
         if self._deletions is not None:
-            self._deletions.poll(self.forget)
+            self._deletions.poll(self.forget, self.forget_all)
         with self._lock:
             served = self._items.get(composition_id)
             if served is not None:
@@ -90,29 +94,39 @@ class CompositionCache:
         with self._lock:
             if self._forgets != forgets:  # answered, but not kept: it may be deleted already
                 return _served(composition)
-        return self._keep(composition)
+        return self._keep(composition_id, composition)
 
     def cached(self, composition_id: str) -> Served | None:
         if self._deletions is not None:
-            self._deletions.poll(self.forget)
+            self._deletions.poll(self.forget, self.forget_all)
         with self._lock:
             return self._items.get(composition_id)
 
     def forget(self, composition_ids: Sequence[str]) -> None:
         """Drop these compositions (deleted): their next ask reads the registry, and finds none."""
+        gone = set(composition_ids)
+        self._drop(lambda served: served.id in gone)
+
+    def forget_all(self) -> None:
+        """Drop every composition kept (some may be deleted, which is not known): each is read again."""
+        self._drop(lambda _: True)
+
+    def _drop(self, which: Callable[[Served], bool]) -> None:
         with self._lock:
             self._forgets += 1
-            dropped = [served for cid in composition_ids if (served := self._items.pop(cid, None)) is not None]
+            keys = [key for key, served in self._items.items() if which(served)]  # ids and aliases
+            dropped = {served.id: served for served in map(self._items.pop, keys)}
         if self._on_forget is not None:
-            for served in dropped:
+            for served in dropped.values():
                 self._on_forget(served)
 
-    def _keep(self, composition: Composition) -> Served:
-        """Keep `composition` (read just now, no forget since)."""
+    def _keep(self, asked: str, composition: Composition) -> Served:
+        """Keep `composition` (read just now, no forget since) under its id and the id it was `asked` by."""
         served = _served(composition)
         with self._lock:
-            self._items[composition.id] = served
-            self._items.move_to_end(composition.id)
+            for key in {composition.id, asked}:
+                self._items[key] = served
+                self._items.move_to_end(key)
             while len(self._items) > self.capacity:
                 self._items.popitem(last=False)
         return served

@@ -42,6 +42,27 @@ def test_gc_lists_then_removes_unreferenced_artifacts(settings: Settings) -> Non
     assert "no unreferenced artifacts" in moda("gc").out
 
 
+def test_gc_lists_then_removes_the_temporary_files_of_crashed_writes(settings: Settings) -> None:
+    open_store(settings.resolved_database_url).close()
+    artifacts = open_artifact_store(settings.resolved_artifacts_url)
+    assert isinstance(artifacts, LocalArtifactStore)
+    crashed, writing = artifacts.root / ".incoming-crashed", artifacts.root / ".incoming-writing"
+    crashed.write_bytes(b"c" * 1500)
+    os.utime(crashed, (time.time() - 7200,) * 2)
+    writing.write_bytes(b"still being written")
+
+    listed = moda("gc")
+    assert listed.code == 0, listed.err
+    assert crashed.name in listed.out and writing.name not in listed.out and "1.5" in listed.out
+    assert "1 unfinished writes" in listed.out and "unreferenced artifacts," not in listed.out
+    assert crashed.exists()  # listing removes nothing
+
+    removed = moda("gc", "--yes")
+    assert removed.code == 0 and "removed 1 unfinished writes" in removed.out, removed.out
+    assert not crashed.exists() and writing.exists()
+    assert "no unreferenced artifacts nor unfinished writes" in moda("gc").out
+
+
 def test_gc_never_creates_a_registry(settings: Settings) -> None:
     artifacts = open_artifact_store(settings.resolved_artifacts_url)
     artifacts.put_bytes(b"stored by a registry that is gone")

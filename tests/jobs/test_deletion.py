@@ -99,3 +99,30 @@ def test_a_job_queued_before_its_model_was_deleted_fails_cleanly(
     finished = store.get_job(job.id)
     assert finished.status == JobStatus.FAILED and finished.error is not None
     assert finished.error.startswith("NOT_FOUND") and model.id in finished.error
+
+
+def test_a_writer_storing_the_bytes_of_a_file_being_deleted_keeps_it(
+    store: SqlStore, artifacts: LocalArtifactStore
+) -> None:
+    doomed = stored_model(store, artifacts, "doomed")
+    deleter = Deleter(store, artifacts)
+    with artifacts.writing() as writer:  # e.g. the same weights uploaded again
+        weights = writer.put_bytes(b"doomed weights")  # found stored: the doomed model's file
+        assert weights == doomed.weights_sha256
+        deleted = deleter.model(doomed.id)  # lands between the writer's find and its row
+        assert weights in deleted.artifacts and len(deleted.artifacts) == 6
+        again = store.create_model(
+            NewModel(
+                name="again",
+                arch="mlp",
+                arch_config={},
+                input_spec=SPEC,
+                labels=["a", "b"],
+                alpha=1,
+                beta=1,
+                gamma=0.3,
+                weights_sha256=weights,
+            )
+        )
+    assert artifacts.get_bytes(again.weights_sha256) == b"doomed weights", "the new row names a file that is gone"
+    assert len([sha for sha in deleted.artifacts if artifacts.exists(sha)]) == 1  # the rest were reclaimed

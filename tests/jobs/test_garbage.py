@@ -1,4 +1,5 @@
-"""find_garbage / collect: only old files that nothing names go, and never one named meanwhile."""
+"""find_garbage / collect: only old files that nothing names go, and never one named meanwhile;
+find_partial_writes / remove_partial_writes: only temporary files of writes long silent go."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from modules_store import LocalArtifactStore, open_store
-from service.jobs.garbage import collect, find_garbage
+from service.jobs.garbage import collect, find_garbage, find_partial_writes, remove_partial_writes
 
 HOUR = 3600.0
 
@@ -76,3 +77,39 @@ def test_a_file_written_again_after_the_listing_is_kept(tmp_path: Path) -> None:
     collected = collect(store, artifacts, garbage)
     assert collected.removed == [] and [a.sha256 for a in collected.kept] == [sha256]
     assert artifacts.exists(sha256)
+
+
+def partial_write(artifacts: LocalArtifactStore, name: str, size: int, hours: float) -> str:
+    """A write's temporary file, last written to `hours` ago (one whose writer crashed, when old)."""
+    path = artifacts.root / f".incoming-{name}"
+    path.write_bytes(b"p" * size)
+    then = time.time() - hours * HOUR
+    os.utime(path, (then, then))
+    return path.name
+
+
+def test_old_partial_writes_go_and_young_ones_stay(tmp_path: Path) -> None:
+    artifacts = LocalArtifactStore(tmp_path / "artifacts")
+    crashed = partial_write(artifacts, "crashed", size=10, hours=3)
+    bigger = partial_write(artifacts, "bigger", size=50, hours=1.5)
+    writing = partial_write(artifacts, "in-progress", size=20, hours=0.2)
+    kept = aged(artifacts, b"an artifact is no partial write", hours=5)
+
+    found = find_partial_writes(artifacts, min_age_s=HOUR)
+    assert [(p.name, p.size) for p in found] == [(bigger, 50), (crashed, 10)]  # largest first
+    assert remove_partial_writes(artifacts, found) == found
+    assert [p.name for p in artifacts.partial_writes()] == [writing]
+    assert artifacts.exists(kept)
+    assert find_partial_writes(artifacts, min_age_s=HOUR) == []
+    with pytest.raises(ValueError, match="min_age_s"):
+        find_partial_writes(artifacts, min_age_s=-1)
+
+
+def test_a_partial_write_written_to_after_the_listing_is_kept(tmp_path: Path) -> None:
+    artifacts = LocalArtifactStore(tmp_path / "artifacts")
+    name = partial_write(artifacts, "stalled", size=10, hours=2)
+    found = find_partial_writes(artifacts, min_age_s=HOUR)
+    with open(artifacts.root / name, "ab") as resumed:  # its writer was only slow
+        resumed.write(b"more")
+    assert remove_partial_writes(artifacts, found) == []
+    assert (artifacts.root / name).exists()

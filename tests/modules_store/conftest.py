@@ -1,28 +1,14 @@
-"""Fixtures for the registry tests: every store test runs on SQLite and on PostgreSQL.
-
-PostgreSQL runs when MODA_TEST_POSTGRES_URL names a server (any database on it: the tests create
-and drop their own, `moda_test_<random>`, and give each test a fresh schema inside it). Unset, the
-PostgreSQL cases skip, unless MODA_TEST_REQUIRE_SERVERS=1, which makes them fail; set but
-unreachable, they fail.
-"""
+"""Fixtures for the registry tests: every store test runs on SQLite and on PostgreSQL (the
+`database_url` fixture, tests/conftest.py)."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine
-from sqlalchemy.engine import URL
 
 from modules_store import Model, Module, NewModel, NewModule, SqlStore
-from tests.servers import POSTGRES_URL_ENV, scratch_database, server_url
-
-BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
-]
 
 DIGITS_SPEC: dict[str, Any] = {
     "channels": 1,
@@ -33,38 +19,6 @@ DIGITS_SPEC: dict[str, Any] = {
     "pixel_max": 16.0,
 }
 LABELS = ["zero", "one", "two", "three"]
-
-
-@pytest.fixture(scope="session")
-def postgres_admin() -> Iterator[tuple[Engine, URL]]:
-    """An AUTOCOMMIT engine on a scratch database made for this session, and that database's URL."""
-    raw_url = server_url(POSTGRES_URL_ENV, "PostgreSQL tests", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    with scratch_database(raw_url, "moda_test") as scratch_url:
-        scratch = create_engine(
-            scratch_url, isolation_level="AUTOCOMMIT", connect_args={"options": "-csynchronous_commit=off"}
-        )
-        try:
-            yield scratch, scratch_url
-        finally:
-            scratch.dispose()
-
-
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
-    """A URL to an empty database (no tables yet) on the parametrised backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/registry.db"
-        return
-    admin, scratch_url = request.getfixturevalue("postgres_admin")
-    schema = f"t_{secrets.token_hex(6)}"
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    # libpq's `options` puts every connection of the store into the test's own schema; commits
-    # that do not wait for the WAL flush keep the suite fast without changing any semantics.
-    options = f"-csearch_path={schema} -csynchronous_commit=off"
-    yield scratch_url.update_query_dict({"options": options}).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -120,6 +123,85 @@ def test_a_failed_write_leaves_nothing_behind(
         artifacts.put_file(source)
     assert _all_files(artifacts.root) == []
     assert not artifacts.exists(hashlib.sha256(b"half-written").hexdigest())
+
+
+CRASHING_WRITER = """
+import os, sys
+from modules_store import LocalArtifactStore
+
+os.fsync = lambda fd: os._exit(9)  # killed once the bytes are written, before the rename
+LocalArtifactStore(sys.argv[1]).put_bytes(b"x" * 3000)
+"""
+
+
+def test_a_writer_killed_mid_write_leaves_a_partial_write_that_can_be_removed(artifacts: LocalArtifactStore) -> None:
+    assert list(artifacts.partial_writes()) == []
+    subprocess.run([sys.executable, "-c", CRASHING_WRITER, str(artifacts.root)], check=False, timeout=60)
+    (partial,) = artifacts.partial_writes()
+    assert partial.size == 3000 and abs(partial.modified - time.time()) < 60
+    assert list(artifacts.stored()) == [] and not artifacts.holds_any()  # never an artifact
+    assert artifacts.delete_partial_write(partial.name)
+    assert not artifacts.delete_partial_write(partial.name)  # gone already
+    assert _all_files(artifacts.root) == []
+
+
+@pytest.mark.parametrize("name", ["../registry.db", "ab", "", ".", "/etc/passwd"])
+def test_only_partial_writes_are_removed_as_such(artifacts: LocalArtifactStore, name: str) -> None:
+    with pytest.raises(StoreError) as error:
+        artifacts.delete_partial_write(name)
+    assert error.value.code == "INVALID_ARGUMENT"
+
+
+def test_reclaim_removes_what_nothing_names_when_asked_again(artifacts: LocalArtifactStore) -> None:
+    sha = artifacts.put_bytes(b"freed by a deletion")
+    assert not artifacts.reclaim(sha, lambda: True) and artifacts.exists(sha)  # named again meanwhile
+    assert artifacts.reclaim(sha, lambda: False) and not artifacts.exists(sha)
+    assert not artifacts.reclaim(sha, lambda: False)  # gone already
+
+
+def _in_another_directory(artifacts: LocalArtifactStore, sha: str) -> str:
+    """An artifact whose lock is not `sha`'s (a lock is an artifact directory's, ROOT/ab)."""
+    return next(s for n in range(100) if (s := artifacts.put_bytes(b"other %d" % n))[:2] != sha[:2])
+
+
+@pytest.mark.parametrize("put", ["bytes", "file"])
+def test_a_writer_holds_what_it_stores_until_its_block_ends(
+    artifacts: LocalArtifactStore, tmp_path: Path, put: str
+) -> None:
+    data = b"the same bytes as an artifact being deleted"
+    sha = artifacts.put_bytes(data)
+    other = _in_another_directory(artifacts, sha)
+    source = tmp_path / "upload.bin"
+    source.write_bytes(data)
+    asked: list[str] = []
+
+    def never_named() -> bool:
+        asked.append("asked")
+        return False
+
+    with artifacts.writing() as writer:
+        assert (writer.put_bytes(data) if put == "bytes" else writer.put_file(source)) == sha  # found, kept
+        assert not artifacts.reclaim(sha, never_named) and artifacts.exists(sha)
+        assert asked == [], "a held file is kept without asking the registry"
+        assert artifacts.reclaim(other, never_named), "what no writer holds goes"
+        assert artifacts.get_bytes(sha) == data  # the writer names it now
+    assert artifacts.reclaim(sha, never_named) and not artifacts.exists(sha), "released with the block"
+
+
+def test_content_deleted_between_its_find_and_its_redating_is_written_anew(
+    artifacts: LocalArtifactStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sha = artifacts.put_bytes(b"raced")
+    redate = os.utime
+
+    def deleted_first(path: Path, *args: object) -> None:
+        artifacts.delete(sha)  # a deletion's removal lands between the find and the re-dating
+        redate(path, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "utime", deleted_first)
+    assert artifacts.put_bytes(b"raced") == sha
+    monkeypatch.undo()
+    assert artifacts.get_bytes(sha) == b"raced", "put answered the sha of a file that was gone"
 
 
 def test_ping(artifacts: LocalArtifactStore) -> None:

@@ -24,6 +24,7 @@ from modules_store import (
     StoreError,
     Strategy,
     composition_id,
+    new_id,
 )
 
 SPEC = {"channels": 1, "height": 8, "width": 8, "mean": (4.88,), "std": (6.02,), "pixel_max": 16.0}
@@ -320,11 +321,13 @@ def test_list_modules_orders_filters_and_pages(
 # -- compositions -----------------------------------------------------------------------------
 
 
-def _compose(store: SqlStore, modules: list[Module], strategy: Strategy = Strategy.PRUNE) -> tuple[Composition, bool]:
+def _compose(
+    store: SqlStore, modules: list[Module], strategy: Strategy = Strategy.PRUNE, cid: str | None = None
+) -> tuple[Composition, bool]:
     ids = [module.id for module in modules]
     return store.create_composition(
         NewComposition(
-            id=composition_id(ids, strategy),
+            id=cid or composition_id(ids, strategy),
             strategy=strategy,
             module_ids=ids,
             classes=[
@@ -405,6 +408,44 @@ def test_composition_of_missing_modules_is_not_found(
     assert store.list_compositions().total == 0
 
 
+def test_a_composition_stored_under_its_24_digit_id_is_found_by_its_32_digit_id(
+    store: SqlStore, make_model: MakeModel, make_modules: MakeModules
+) -> None:
+    """A registry written before composition ids had 32 digits holds the first 24: both name it."""
+    a, b, *_ = make_modules(make_model())
+    legacy = _recipe({"module_ids": sorted([a.id, b.id]), "strategy": "prune"}, digits=24)
+    current = composition_id([a.id, b.id], Strategy.PRUNE)
+    stored, _ = _compose(store, [a, b], cid=legacy)  # as the code of then stored it
+    assert stored.id == legacy and current.startswith(legacy)
+
+    assert store.get_composition(legacy) == store.get_composition(current) == stored
+    assert _compose(store, [b, a]) == (stored, False), "the same modules composed again: found, not made twice"
+    assert store.list_compositions().total == 1
+    assert store.update_composition_metrics(current, {"f1": 0.5}).id == legacy
+    with pytest.raises(StoreError) as error:
+        store.get_composition(legacy + "zz")  # not an id of the current form: no shorter one is tried
+    assert _code(error) == "NOT_FOUND"
+
+    assert store.delete_composition(current).compositions == [legacy]
+    assert store.compositions_deleted_since(0).composition_ids == [legacy], "the id processes cache it by"
+    for cid in (legacy, current):
+        with pytest.raises(StoreError) as error:
+            store.get_composition(cid)
+        assert _code(error) == "NOT_FOUND"
+
+
+def test_an_id_stored_as_it_is_wins_over_its_24_digit_form(
+    store: SqlStore, make_model: MakeModel, make_modules: MakeModules
+) -> None:
+    # Both forms stored: a server of each version composed the same modules at the same moment.
+    a, b, *_ = make_modules(make_model())
+    exact, _ = _compose(store, [a, b])
+    legacy, created = _compose(store, [a, b], cid=exact.id[:24])
+    assert created
+    assert store.get_composition(exact.id) == exact and store.get_composition(legacy.id) == legacy
+    assert store.delete_composition(exact.id).compositions == [exact.id]
+
+
 def test_list_and_update_compositions(store: SqlStore, make_model: MakeModel, make_modules: MakeModules) -> None:
     a, b, c, d = make_modules(make_model())
     first, _ = _compose(store, [a, b])
@@ -419,15 +460,17 @@ def test_list_and_update_compositions(store: SqlStore, make_model: MakeModel, ma
     assert _code(error) == "NOT_FOUND"
 
 
-def _recipe(identity: dict[str, Any]) -> str:
-    """composition_id's documented recipe, written out again: sha256 of canonical JSON, 24 hex digits."""
+def _recipe(identity: dict[str, Any], digits: int = 32) -> str:
+    """composition_id's documented recipe, written out again: sha256 of canonical JSON, 32 hex digits
+    (24 before they grew to 32)."""
     text = json.dumps(identity, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
+    return hashlib.sha256(text.encode()).hexdigest()[:digits]
 
 
 def test_composition_id_recipe() -> None:
     expected = _recipe({"module_ids": ["a", "b"], "strategy": "prune"})
     assert composition_id(["b", "a"], "prune") == composition_id(["a", "b"], "prune") == expected
+    assert len(expected) == len(new_id()) == 32
     assert composition_id(["a", "b"], "calibrated") != expected
     for ids in ([], ["a", "a"]):
         with pytest.raises(StoreError) as error:

@@ -4,12 +4,14 @@ and the deletion log that other processes poll. On SQLite and PostgreSQL alike."
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from modules_store import (
     Composition,
     CompositionClass,
+    DeletionsSince,
     Model,
     Module,
     NewComposition,
@@ -17,6 +19,7 @@ from modules_store import (
     StoreError,
     Strategy,
     composition_id,
+    sql_deletion,
 )
 
 MakeModel = Callable[..., Model]
@@ -130,16 +133,64 @@ def test_the_deletion_log_tells_other_stores_what_went(
     other_process = open_sql_store()
     a, b, c, d = make_modules(make_model())
     mark = other_process.deletion_mark()
-    assert other_process.compositions_deleted_since(mark) == (mark, [])
+    assert other_process.compositions_deleted_since(mark) == DeletionsSince(position=mark, composition_ids=[])
     first, second = compose(store, [a, b], "c" * 64), compose(store, [c, d], "d" * 64)
     store.delete_composition(first.id)
     store.delete_module(c.id, cascade=True)
-    latest, ids = other_process.compositions_deleted_since(mark)
-    assert ids == [first.id, second.id] and latest == other_process.deletion_mark() > mark
-    assert other_process.compositions_deleted_since(latest) == (latest, [])
+    read = other_process.compositions_deleted_since(mark)
+    assert read.composition_ids == [first.id, second.id] and not read.pruned
+    latest = read.position
+    assert latest == other_process.deletion_mark() > mark
+    assert other_process.compositions_deleted_since(latest) == DeletionsSince(position=latest, composition_ids=[])
     # Composed again after its deletion: it exists, and its deletion stays in the log.
     again = compose(store, [a, b], "c" * 64)
     assert again.id == first.id and store.get_composition(first.id) == again
+
+
+def test_the_deletion_log_keeps_a_day_and_tells_a_reader_behind_it(
+    store: SqlStore,
+    open_sql_store: Callable[..., SqlStore],
+    make_model: MakeModel,
+    make_modules: MakeModules,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    idle_process, awake_process = open_sql_store(), open_sql_store()
+    a, b, c, d = make_modules(make_model())
+    old, older, recent = compose(store, [a], "c" * 64), compose(store, [b], "d" * 64), compose(store, [c], "e" * 64)
+    idle_mark = idle_process.deletion_mark()
+    now = datetime.now(UTC)
+
+    def deleting_at(when: datetime) -> None:
+        monkeypatch.setattr(sql_deletion, "utc_now", lambda: when)
+
+    deleting_at(now - timedelta(days=3))
+    store.delete_composition(old.id)
+    awake = awake_process.compositions_deleted_since(idle_mark)
+    assert awake.composition_ids == [old.id] and not awake.pruned
+    deleting_at(now - timedelta(hours=12))
+    store.delete_composition(older.id)  # prunes the entries older than a day before it: old's
+    awake = awake_process.compositions_deleted_since(awake.position)
+    assert awake.composition_ids == [older.id] and not awake.pruned, "a reader that saw old's misses nothing"
+    deleting_at(now)
+    store.delete_composition(recent.id)  # older's is half a day old: kept
+    store.delete_module(d.id, cascade=True)  # logs no composition
+
+    behind = idle_process.compositions_deleted_since(idle_mark)
+    assert behind.pruned, "old's entry is gone: the idle reader cannot know what it missed"
+    assert behind.composition_ids == [older.id, recent.id] and behind.position == awake_process.deletion_mark()
+    assert not idle_process.compositions_deleted_since(behind.position).pruned
+
+    # Every entry older than a day: the latest one stays, so positions keep counting up.
+    monkeypatch.setattr(sql_deletion, "utc_now", lambda: now + timedelta(days=5))
+    (e,) = make_modules(make_model("another"), classes=[0])
+    store.delete_composition(compose(store, [e], "f" * 64).id)
+    assert store.deletion_mark() > behind.position
+    monkeypatch.setattr(sql_deletion, "utc_now", lambda: now + timedelta(days=10))
+    (f,) = make_modules(make_model("a third"), classes=[0])
+    store.delete_composition(compose(store, [f], "a" * 64).id)
+    latest = store.deletion_mark()
+    assert store.compositions_deleted_since(latest - 1).composition_ids == [composition_id([f.id], Strategy.PRUNE)]
+    assert store.compositions_deleted_since(behind.position).pruned
 
 
 def test_named_artifacts_are_those_a_row_or_an_unfinished_job_names(

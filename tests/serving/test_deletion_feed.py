@@ -4,6 +4,7 @@ others (DeletionFeed over a real registry), for at most one query per second and
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from modules_store import (
     Composition,
     CompositionClass,
+    DeletionsSince,
     NewComposition,
     NewModel,
     NewModule,
@@ -18,6 +20,7 @@ from modules_store import (
     SqlStore,
     Strategy,
     composition_id,
+    sql_deletion,
 )
 from service.serving.deletion_feed import DeletionFeed
 from service.serving.predictor import CompositionCache, Served
@@ -106,7 +109,7 @@ def test_a_deletion_elsewhere_is_dropped_on_the_first_request_a_second_later(sto
     a, b = compositions(store, 2)
     clock, polls, forgotten = Clock(), [], []
 
-    def since(mark: int) -> tuple[int, list[str]]:
+    def since(mark: int) -> DeletionsSince:
         polls.append(mark)
         return store.compositions_deleted_since(mark)
 
@@ -158,20 +161,47 @@ def test_a_composition_made_again_after_its_deletion_is_served_again(store: SqlS
 def test_an_unreadable_log_keeps_serving_and_is_retried_a_second_later() -> None:
     clock, calls = Clock(), []
 
-    def since(mark: int) -> tuple[int, list[str]]:
+    def since(mark: int) -> DeletionsSince:
         calls.append(mark)
         if len(calls) == 1:
             raise ConnectionError("the database is restarting")
-        return 7, ["gone"]
+        return DeletionsSince(position=7, composition_ids=["gone"])
 
     feed, dropped = DeletionFeed(lambda: 3, since, clock=clock), []
     clock.now += 1.0
-    feed.poll(dropped.extend)
-    feed.poll(dropped.extend)  # not again within the second, although the last one failed
+    feed.poll(dropped.extend, never)
+    feed.poll(dropped.extend, never)  # not again within the second, although the last one failed
     assert calls == [3] and dropped == []
     clock.now += 1.0
-    feed.poll(dropped.extend)
+    feed.poll(dropped.extend, never)
     assert calls == [3, 3] and dropped == ["gone"]
+
+
+def never() -> None:
+    raise AssertionError("the log was not pruned: nothing calls for dropping everything")
+
+
+def test_a_process_idle_while_the_log_was_pruned_drops_everything_it_caches(
+    store: SqlStore, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = SqlStore(url)  # another API process's registry connection, busy meanwhile
+    a, b, c = compositions(store, 3)
+    clock, forgotten = Clock(), []
+    feed = DeletionFeed(store.deletion_mark, store.compositions_deleted_since, clock=clock)
+    cache = CompositionCache(store.get_composition, 16, feed, on_forget=forgotten.append)
+    cache.get(a.id), cache.get(b.id)
+    now = datetime.now(UTC)
+    monkeypatch.setattr(sql_deletion, "utc_now", lambda: now - timedelta(days=2))
+    elsewhere.delete_composition(a.id)
+    monkeypatch.setattr(sql_deletion, "utc_now", lambda: now)
+    elsewhere.delete_composition(c.id)  # prunes a's entry: a day older
+    elsewhere.close()
+
+    clock.now += 3 * 86400.0  # this process asked nothing meanwhile
+    with pytest.raises(NotFound):
+        cache.get(a.id)
+    assert {served.id for served in forgotten} == {a.id, b.id}, "what else it missed is not known"
+    assert cache.get(b.id).id == b.id  # read again
 
 
 def test_forgetting_drops_the_composition_and_its_session(artifacts: ArtifactDir, store: SqlStore) -> None:

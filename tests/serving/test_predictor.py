@@ -9,7 +9,7 @@ import pytest
 
 from modules_store import Composition, CompositionClass, NotFound, Strategy
 from service.errors import ErrorCode, HubError
-from service.serving.predictor import CompositionCache, check_version
+from service.serving.predictor import CompositionCache, Served, check_version
 
 SPEC = {"channels": 1, "height": 8, "width": 8, "mean": [4.9], "std": [6.0], "pixel_max": 16.0}
 BASE = Composition(
@@ -85,3 +85,18 @@ def test_a_read_that_a_deletion_overtakes_is_answered_but_not_kept() -> None:
     assert cache.cached("a") is None  # not kept: the next ask reads the registry, and finds none
     with pytest.raises(NotFound):
         cache.get("a")
+
+
+def test_a_composition_found_under_another_id_is_kept_and_forgotten_under_both() -> None:
+    # /v1/predict asks by the 32-digit id its modules make; a composition stored before ids had 32
+    # digits answers under its 24-digit one.
+    registry = Registry(["old"])
+    forgotten: list[Served] = []
+    cache = CompositionCache(registry.get_composition, capacity=4, on_forget=forgotten.append)
+    found = cache.get("new", lambda _: registry.get_composition("old"))
+    assert found.id == "old"
+    assert cache.get("new") is found and cache.get("old") is found
+    assert registry.reads == ["old"], "either id is answered again without reading the registry"
+    cache.forget(["old"])
+    assert cache.cached("new") is None and cache.cached("old") is None
+    assert forgotten == [found], "its session is dropped once"

@@ -90,7 +90,10 @@ def get_composition(composition_id: str, store: StoreDep) -> CompositionPublic:
 )
 def download_composition(composition_id: str, request: Request, store: StoreDep, artifacts: ArtifactsDep) -> Response:
     composition = store.get_composition(composition_id)
-    return artifact_response(request, artifacts, composition.onnx_sha256, f"composition-{composition.id}.onnx")
+    filename = f"composition-{composition.id}.onnx"
+    return artifact_response(
+        request, artifacts, composition.onnx_sha256, filename, partial(store.get_composition, composition.id)
+    )
 
 
 @router.get(
@@ -112,7 +115,8 @@ def export(
     repository (`<id>/config.pbtxt`, `<id>/labels.txt`, `<id>/1/model.onnx`) that Triton and
     KServe's Triton runtime load as it is."""
     composition = store.get_composition(composition_id)
-    exported = export_composition(composition, partial(stored_bytes, artifacts), export_format, settings.max_batch)
+    read = partial(stored_bytes, artifacts, reread=partial(store.get_composition, composition.id))
+    exported = export_composition(composition, read, export_format, settings.max_batch)
     headers = {"Content-Disposition": content_disposition(exported.filename)}
     return Response(exported.data, media_type=exported.media_type, headers=headers)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
@@ -65,7 +66,8 @@ def download_model(model_id: str, request: Request, store: StoreDep, artifacts: 
     sha256 = model.metrics.get("onnx_sha256")
     if not isinstance(sha256, str):
         raise HubError(ErrorCode.NOT_FOUND, f"model {model_id} has no ONNX file on record")
-    return artifact_response(request, artifacts, sha256, f"model-{model.name}-v{model.version}.onnx")
+    filename = f"model-{model.name}-v{model.version}.onnx"
+    return artifact_response(request, artifacts, sha256, filename, partial(store.get_model, model.id))
 
 
 @router.get("/{model_id}/modules", response_model=PagePublic[ModulePublic], responses=errors(404))

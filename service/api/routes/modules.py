@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import APIRouter, Request, Response
 
 from service.api.deps import ArtifactsDep, Authorized, Cascade, DeleterDep, StoreDep
@@ -34,4 +36,5 @@ def delete_module(module_id: str, deleter: DeleterDep, cascade: Cascade = False)
 @router.get("/{module_id}/onnx", response_class=Response, responses=ONNX_DOWNLOAD | NOT_MODIFIED | errors(404))
 def download_module(module_id: str, request: Request, store: StoreDep, artifacts: ArtifactsDep) -> Response:
     module = store.get_module(module_id)
-    return artifact_response(request, artifacts, module.onnx_sha256, f"module-{module.label}-{module.id}.onnx")
+    filename = f"module-{module.label}-{module.id}.onnx"
+    return artifact_response(request, artifacts, module.onnx_sha256, filename, partial(store.get_module, module.id))
