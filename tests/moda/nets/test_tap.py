@@ -13,12 +13,19 @@ def reference(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return a, a.mean(dim=(2, 3))
 
 
+# Small maps take the mean as a matrix-vector product, large ones (and other layouts) torch's mean.
+MAPS = {"6x7": (6, 7), "1x1": (1, 1), "9x9": (9, 9), "6x7 channels-last": (6, 7)}
+
+
 @pytest.mark.parametrize("uses", ["both", "activation", "mean"])
-def test_values_and_gradients_equal_autograds_own(uses: str) -> None:
+@pytest.mark.parametrize("spatial", MAPS)
+def test_values_and_gradients_equal_autograds_own(uses: str, spatial: str) -> None:
     torch.manual_seed(0)
-    z = torch.randn(4, 5, 6, 7)
+    z = torch.randn(4, 5, *MAPS[spatial])
+    if "channels-last" in spatial:
+        z = z.to(memory_format=torch.channels_last)
     z[0, 0] = 0.0  # ReLU's kink: both sides must agree on its gradient there too
-    upstream_a, upstream_t = torch.randn(4, 5, 6, 7), torch.randn(4, 5)
+    upstream_a, upstream_t = torch.randn_like(z), torch.randn(4, 5)
     results = []
     for tap in (_ReluChannelMean.apply, reference):
         leaf = z.clone().requires_grad_()
