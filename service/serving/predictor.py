@@ -17,7 +17,7 @@ from time import perf_counter_ns
 import numpy as np
 import orjson
 
-from modules_store import Composition
+from modules_store import CodedError, Composition
 from service.errors import ErrorCode, HubError
 from service.moda.spec import InputSpec
 from service.serving.deletion_feed import DeletionFeed
@@ -102,6 +102,16 @@ class CompositionCache:
         with self._lock:
             return self._items.get(composition_id)
 
+    def confirm(self, composition_id: str) -> None:
+        """Ask the registry whether `composition_id` still exists: NOT_FOUND (and forgotten) when a
+        deletion got there before the feed reached this process."""
+        try:
+            self._lookup(composition_id)
+        except CodedError as error:
+            if error.code is ErrorCode.NOT_FOUND:
+                self.forget([composition_id])
+            raise
+
     def forget(self, composition_ids: Sequence[str]) -> None:
         """Drop these compositions (deleted): their next ask reads the registry, and finds none."""
         gone = set(composition_ids)
@@ -151,7 +161,14 @@ class Predictor:
         return served
 
     def logits(self, served: Served, batch: np.ndarray) -> np.ndarray:
-        return self.sessions.run(served.composition.onnx_sha256, batch)  # (N, K)
+        try:
+            return self.sessions.run(served.composition.onnx_sha256, batch)  # (N, K)
+        except CodedError as error:
+            if error.code is ErrorCode.CORRUPT_ARTIFACT:
+                # Its file gone: lost (the error stands), or the composition deleted in another process
+                # a moment ago, before the deletion feed told this one (NOT_FOUND, as a moment later).
+                self.compositions.confirm(served.id)
+            raise
 
     def predictions(self, served: Served, batch: np.ndarray) -> bytes:
         """The /v1 response body for the float32 batch (N, C, H, W)."""

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
+import numpy as np
 import pytest
 
-from modules_store import Composition, CompositionClass, NotFound, Strategy
+from modules_store import CodedError, Composition, CompositionClass, NotFound, Strategy
 from service.errors import ErrorCode, HubError
-from service.serving.predictor import CompositionCache, Served, check_version
+from service.serving.predictor import CompositionCache, Predictor, Served, check_version
+from service.serving.sessions import SessionCache
 
 SPEC = {"channels": 1, "height": 8, "width": 8, "mean": [4.9], "std": [6.0], "pixel_max": 16.0}
 BASE = Composition(
@@ -100,3 +103,24 @@ def test_a_composition_found_under_another_id_is_kept_and_forgotten_under_both()
     cache.forget(["old"])
     assert cache.cached("new") is None and cache.cached("old") is None
     assert forgotten == [found], "its session is dropped once"
+
+
+def _artifact_missing(sha256: str) -> Path:
+    raise NotFound(f"artifact {sha256} not found")  # what ArtifactStore.local_path says of a removed file
+
+
+@pytest.mark.parametrize("deleted", [True, False])
+def test_a_file_gone_is_not_found_when_its_composition_was_deleted_and_corrupt_otherwise(deleted: bool) -> None:
+    # Another process deleted the composition (row and file) a moment ago; this one still keeps it,
+    # without a session yet, until its deletion feed says so. A file gone under a row still there is
+    # a loss, which stays CORRUPT_ARTIFACT.
+    registry = Registry(["a"])
+    cache = CompositionCache(registry.get_composition, capacity=4)
+    predictor = Predictor(cache, SessionCache(_artifact_missing, capacity=2), max_batch=8)
+    served = cache.get("a")
+    if deleted:
+        del registry.rows["a"]
+    with pytest.raises(CodedError) as error:
+        predictor.logits(served, np.zeros((1, 1, 8, 8), np.float32))
+    assert error.value.code == (ErrorCode.NOT_FOUND if deleted else ErrorCode.CORRUPT_ARTIFACT)
+    assert (cache.cached("a") is None) == deleted, "a deleted composition is forgotten at once"
