@@ -101,9 +101,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=12, help="at least this many rounds per case")
     parser.add_argument("--budget-s", type=float, default=30.0, help="more rounds while they fit this per case")
-    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--warmup", type=int, default=2, help="untimed rounds first (at least 1: they size the budget)")
     parser.add_argument("--json", default="-")
     args = parser.parse_args(argv)
+    if args.warmup < 1:
+        parser.error("--warmup must be at least 1")
 
     cases = [(arch, name) for arch in args.archs.split(",") for name in args.inputs.split(",")]
     result: dict[str, Any] = {"batch": args.batch, "threads": torch.get_num_threads()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import fcntl
 import hashlib
+import logging
 import os
 import tempfile
 import threading
@@ -28,6 +29,9 @@ _TEMP_PREFIX = ".incoming-"
 _StatKey = tuple[int, int, int, int]
 
 
+log = logging.getLogger(__name__)
+
+
 class LocalArtifactStore(ArtifactStore):
     """Files under `root`, written atomically and durably.
 
@@ -45,8 +49,9 @@ class LocalArtifactStore(ArtifactStore):
     ab...; no lock files): a writer's puts take them shared until its block ends, a reclaim takes
     one exclusive without waiting, and keeps the file when a writer holds it (one of 256: an
     artifact beside one a writer holds is left to `moda gc`). flock locks belong to an open file,
-    so threads of one process exclude each other too; on NFS, Linux turns them into POSIX locks,
-    which only processes do.
+    so threads of one process exclude each other too. Linux's NFS client emulates flock with POSIX
+    locks, which cannot lock a directory: there reclaim() removes nothing (a warning says so), unless
+    the share is mounted with `local_lock=flock` (one host).
     """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
@@ -155,11 +160,15 @@ class LocalArtifactStore(ArtifactStore):
         except FileNotFoundError:
             return False  # never stored here
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False  # a writer holds it (or one beside it): gc takes it later if nothing names it
-        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False  # a writer holds it (or one beside it): gc takes it later if nothing names it
+            except OSError:
+                # No lock to be had (NFS emulates flock with POSIX locks, which cannot lock a directory):
+                # without one, a writer could be naming the file right now, so it stays.
+                log.warning("cannot lock %s: artifact %s is kept", self.path_for(sha256).parent, sha256, exc_info=True)
+                return False
             # No writer holds it, and none can take hold before this is released: a writer that
             # held it has ended its block, so its row is in the registry for still_named().
             return not still_named() and self.delete(sha256)

@@ -48,7 +48,9 @@ def gc(args: argparse.Namespace) -> int:
             collected = collect(store, artifacts, garbage)
             print(f"removed {count(len(collected.removed))} artifacts, {collected.bytes / 1e6:,.1f} MB")
             if collected.kept:
-                print(f"kept {count(len(collected.kept))} that the registry came to name meanwhile")
+                print(
+                    f"kept {count(len(collected.kept))} named again or held by a writer since: the next gc looks again"
+                )
         if partial:
             removed = remove_partial_writes(artifacts, partial)
             print(f"removed {count(len(removed))} unfinished writes, {_mb(p.size for p in removed)} MB")

@@ -63,13 +63,15 @@ class Deleter:
             )
 
     def _reclaim(self, deleted: Deleted) -> Deleted:
-        for sha256 in deleted.artifacts:
-            try:
-                self.artifacts.reclaim(sha256, partial(still_named, self.store, sha256))
-            except OSError:  # the rows are gone already; a leftover file only costs space
-                log.warning("could not reclaim artifact %s", sha256, exc_info=True)
-        if self._on_deleted is not None:
-            self._on_deleted(deleted)
+        try:
+            for sha256 in deleted.artifacts:
+                try:
+                    self.artifacts.reclaim(sha256, partial(still_named, self.store, sha256))
+                except Exception:  # the rows are gone already: a file left only costs space (gc)
+                    log.warning("could not reclaim artifact %s", sha256, exc_info=True)
+        finally:
+            if self._on_deleted is not None:
+                self._on_deleted(deleted)  # the deletion happened, whatever became of its files
         return deleted
 
 

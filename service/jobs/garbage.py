@@ -25,7 +25,7 @@ DEFAULT_MIN_AGE_S = 3600.0
 @dataclass(frozen=True)
 class Collected:
     removed: list[StoredArtifact]
-    kept: list[StoredArtifact]  # named by a row since they were listed: not garbage after all
+    kept: list[StoredArtifact]  # named, re-stored or held by a writer (ArtifactStore.reclaim) since listed
 
     @property
     def bytes(self) -> int:

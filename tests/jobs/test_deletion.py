@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from modules_store import Deleted, JobStatus, LocalArtifactStore, Model, NewModel, NewModule, SqlStore
 from service.config import Settings
@@ -126,3 +127,37 @@ def test_a_writer_storing_the_bytes_of_a_file_being_deleted_keeps_it(
         )
     assert artifacts.get_bytes(again.weights_sha256) == b"doomed weights", "the new row names a file that is gone"
     assert len([sha for sha in deleted.artifacts if artifacts.exists(sha)]) == 1  # the rest were reclaimed
+
+
+def test_a_registry_failing_while_files_are_reclaimed_still_reports_the_deletion(
+    store: SqlStore, artifacts: LocalArtifactStore
+) -> None:
+    model = stored_model(store, artifacts, "outage")
+    heard: list[Deleted] = []
+    deleter = Deleter(store, artifacts, on_deleted=heard.append)
+    real = store.named_artifacts
+
+    def down(shas: object) -> object:
+        if heard == [] and store.list_models().total == 0:  # after the deletion committed
+            raise OperationalError("SELECT", {}, Exception("server closed the connection unexpectedly"))
+        return real(shas)  # type: ignore[arg-type]
+
+    store.named_artifacts = down  # type: ignore[method-assign]
+    deleted = deleter.model(model.id)  # answered: the rows are gone whatever became of the files
+    assert heard == [deleted] and deleted.models == [model.id]
+    assert all(artifacts.exists(sha) for sha in deleted.artifacts), "nothing removed unasked: left to gc"
+
+
+def test_an_artifact_directory_that_cannot_be_locked_keeps_its_file(
+    artifacts: LocalArtifactStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sha = artifacts.put_bytes(b"on a share without directory locks")
+    opened_before = len(list(Path("/proc/self/fd").iterdir()))
+
+    def no_lock(fd: int, operation: int) -> None:
+        raise OSError(9, "Bad file descriptor")  # what NFS's POSIX emulation says of a directory
+
+    monkeypatch.setattr("modules_store.local_artifacts.fcntl.flock", no_lock)
+    assert artifacts.reclaim(sha, lambda: False) is False
+    assert artifacts.exists(sha)
+    assert len(list(Path("/proc/self/fd").iterdir())) == opened_before, "the directory's descriptor is closed"
