@@ -30,22 +30,26 @@ def artifacts(tmp_path: Path) -> LocalArtifactStore:
     return LocalArtifactStore(tmp_path / "artifacts")
 
 
+def new_model(name: str, weights_sha256: str, metrics: dict[str, str] | None = None) -> NewModel:
+    return NewModel(
+        name=name,
+        arch="mlp",
+        arch_config={},
+        input_spec=SPEC,
+        labels=["a", "b"],
+        alpha=1,
+        beta=1,
+        gamma=0.3,
+        weights_sha256=weights_sha256,
+        metrics=metrics or {},
+    )
+
+
 def stored_model(store: SqlStore, artifacts: LocalArtifactStore, name: str) -> Model:
     """A model whose weights, full graph and two modules' files are really stored."""
     put = artifacts.put_bytes
     return store.create_model(
-        NewModel(
-            name=name,
-            arch="mlp",
-            arch_config={},
-            input_spec=SPEC,
-            labels=["a", "b"],
-            alpha=1,
-            beta=1,
-            gamma=0.3,
-            weights_sha256=put(f"{name} weights".encode()),
-            metrics={"onnx_sha256": put(f"{name} graph".encode())},
-        ),
+        new_model(name, put(f"{name} weights".encode()), {"onnx_sha256": put(f"{name} graph".encode())}),
         modules=[
             NewModule(
                 model_id="",
@@ -112,19 +116,7 @@ def test_a_writer_storing_the_bytes_of_a_file_being_deleted_keeps_it(
         assert weights == doomed.weights_sha256
         deleted = deleter.model(doomed.id)  # lands between the writer's find and its row
         assert weights in deleted.artifacts and len(deleted.artifacts) == 6
-        again = store.create_model(
-            NewModel(
-                name="again",
-                arch="mlp",
-                arch_config={},
-                input_spec=SPEC,
-                labels=["a", "b"],
-                alpha=1,
-                beta=1,
-                gamma=0.3,
-                weights_sha256=weights,
-            )
-        )
+        again = store.create_model(new_model("again", weights))
     assert artifacts.get_bytes(again.weights_sha256) == b"doomed weights", "the new row names a file that is gone"
     assert len([sha for sha in deleted.artifacts if artifacts.exists(sha)]) == 1  # the rest were reclaimed
 
