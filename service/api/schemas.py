@@ -338,7 +338,7 @@ class Prediction(BaseModel):
     """One sample's class and every class's probability."""
 
     label: str = Field(description="the most probable class's label")
-    class_index: int = Field(description="its output position in the composition")
+    class_index: int = Field(description="its index in the model its module came from (as the dataset numbers it)")
     probabilities: dict[str, float] = Field(description="label -> probability, summing to 1")
 
 
