@@ -181,14 +181,15 @@ def check_value_count(json_text: bytes, spec: InputSpec, max_batch: int) -> None
 def decode_json_body(body: bytes, spec: InputSpec, max_batch: int) -> np.ndarray:
     """The body `{"inputs": [sample, ...]}` -> float32 (N, C, H, W).
 
-    Its values are counted before it is parsed (check_value_count). A body of numbers only in one
-    layout (the common case) goes to numpy without Python objects (numeric_json); anything else
-    takes decode_tensor's checks, which name the offending sample.
+    A body of numbers only in one layout (the common case) goes to numpy without Python objects
+    (numeric_json, which checks the batch size on the body's brackets before it parses); anything
+    else has its values counted before it is parsed (check_value_count), then takes decode_tensor's
+    checks, which name the offending sample.
     """
-    check_value_count(body, spec, max_batch)
     numbers = numeric_inputs(body, _sample_shapes(spec), max_batch)
     if numbers is not None:
         return _validate_batch(numbers, spec, max_batch)
+    check_value_count(body, spec, max_batch)
     document = parse_json(body)
     if not isinstance(document, dict) or "inputs" not in document:
         raise _invalid('the JSON body must be {"inputs": [sample, ...]}')

@@ -21,12 +21,12 @@ works unchanged (tests/serving/test_v2_tritonclient.py).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import orjson
 from pydantic import ValidationError
 
 from service.errors import ErrorCode, HubError
@@ -290,6 +290,9 @@ def encode_infer_response(
             parameters["binary_data_size"] = len(raw)
             chunks.append(raw)
         else:
+            if not is_bytes and not np.isfinite(array).all():
+                # NaN/Infinity are not JSON; sending them would break every client
+                raise HubError(ErrorCode.INTERNAL, f"the model produced non-finite values in output {name!r}")
             entry["data"] = array.ravel().tolist()
         if parameters:
             entry["parameters"] = parameters
@@ -298,10 +301,7 @@ def encode_infer_response(
     if request_id is not None:
         response["id"] = request_id
     response["outputs"] = entries
-    try:
-        header = json.dumps(response, allow_nan=False, separators=(",", ":")).encode()
-    except ValueError as exc:  # NaN/Infinity are not JSON; sending them would break every client
-        raise HubError(ErrorCode.INTERNAL, f"the model produced non-finite outputs: {exc}") from exc
+    header = orjson.dumps(response)
     if not chunks:
         return header, {"Content-Type": "application/json"}
     headers = {"Content-Type": "application/octet-stream", HEADER_LENGTH: str(len(header))}
