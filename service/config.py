@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     session_cache_size: int = Field(default=64, gt=0, description="ONNX Runtime sessions kept warm")
     composition_cache_size: int = Field(default=4096, gt=0, description="composition records kept per process")
     inference_threads: int = Field(default=2, gt=0, description="threads running inferences, per API process")
+    inline_budget_ms: float = Field(
+        default=5.0,
+        ge=0,
+        description="small requests run on the event loop, not a thread, while they take at most this; 0 = never",
+    )
     max_inflight: int = Field(default=32, gt=0, description="inferences one API process runs at once; then 429")
     api_processes: int = Field(default=0, ge=0, description="API processes of `moda serve`; 0 = one per core")
     access_log: bool = Field(default=False, description="log every request (errors are always logged)")

@@ -56,7 +56,7 @@ def open_services(settings: Settings) -> Services:
         sessions=sessions,
         predictor=Predictor(compositions, sessions, settings.max_batch),
         admission=Admission(settings.max_inflight),
-        inference=InferenceThreads(settings.inference_threads),
+        inference=InferenceThreads(settings.inference_threads, settings.inline_budget_ms / 1000),
     )
 
 

@@ -22,7 +22,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, TypeVar
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -42,6 +42,8 @@ from service.errors import ErrorCode, HubError
 from service.serving.inputs import parse_json
 from service.serving.predictor import MODEL_VERSION
 from service.serving.v2 import HEADER_LENGTH
+
+T = TypeVar("T")
 
 JSON = "application/json"
 MULTIPART = "multipart/form-data"
@@ -106,6 +108,14 @@ class DataRoute:
         return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.template) + "$")
 
 
+async def _serving_run(services: Services, composition_id: str, body: bytes, fn: Callable[..., T], *args: object) -> T:
+    """`fn(*args)`, the serving of `body` by `composition_id`: on the event loop when that is
+    cheaper and safe (see InferenceThreads.run_small), else on an inference thread."""
+    if services.predictor.in_memory(composition_id):
+        return await services.inference.run_small(composition_id, len(body), fn, *args)
+    return await services.inference.run(fn, *args)
+
+
 async def predict(call: Call) -> Reply:
     """POST /v1/compositions/{composition_id}/predict"""
     services, cid = call.services, call.params["composition_id"]
@@ -123,7 +133,7 @@ async def predict(call: Call) -> Reply:
             return Reply(await services.inference.run(_predict_files, services, cid, files))
     if content_type.startswith(JSON) or not content_type:
         body = await call.body()
-        return Reply(await services.inference.run(services.predictor.predict_json, cid, body))
+        return Reply(await _serving_run(services, cid, body, services.predictor.predict_json, cid, body))
     raise HubError(
         ErrorCode.INVALID_ARGUMENT, f"unsupported content type {content_type!r}: send JSON or multipart images"
     )
@@ -153,8 +163,10 @@ async def infer(call: Call) -> Reply:
     body = await call.body()
     services, version = call.services, call.params.get("version", MODEL_VERSION)
     header_length = call.header(HEADER_LENGTH.lower().encode())
-    args = (services.predictor, call.params["name"], version, body, header_length)
-    payload, headers = await services.inference.run(predictions.infer, *args)
+    name = call.params["name"]
+    payload, headers = await _serving_run(
+        services, name, body, predictions.infer, services.predictor, name, version, body, header_length
+    )
     content_type = headers.pop("Content-Type")
     return Reply(payload, content_type, tuple(headers.items()))
 

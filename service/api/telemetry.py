@@ -47,6 +47,9 @@ class _StateCollector(Collector):
         admission = services.admission
         yield GaugeMetricFamily("moda_inferences_in_flight", "Inferences running now", value=admission.in_flight)
         yield CounterMetricFamily("moda_inferences_refused", "Inferences refused with 429", value=admission.refused)
+        yield CounterMetricFamily(
+            "moda_inferences_inline", "Inferences run on the event loop, not a thread", value=services.inference.inlined
+        )
 
 
 class Telemetry:

@@ -45,6 +45,10 @@ class DeletionFeed:
         self._mark = mark()
         self._checked = clock()
 
+    def due(self) -> bool:
+        """Whether the next `poll` asks the registry."""
+        return self._clock() - self._checked >= self.interval_s
+
     def poll(self, forget: Callable[[list[str]], object], forget_all: Callable[[], object]) -> None:
         """When a poll is due, hand the ids deleted since the last one to `forget`, or call `forget_all`
         when the log no longer holds all of them (pruned since).

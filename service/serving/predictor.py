@@ -102,6 +102,14 @@ class CompositionCache:
         with self._lock:
             return self._items.get(composition_id)
 
+    def in_memory(self, composition_id: str) -> Served | None:
+        """The composition kept under `composition_id` when reading it asks nothing of the registry
+        now (no deletion poll is due), else None."""
+        if self._deletions is not None and self._deletions.due():
+            return None
+        with self._lock:
+            return self._items.get(composition_id)
+
     def confirm(self, composition_id: str) -> None:
         """Ask the registry whether `composition_id` still exists: NOT_FOUND (and forgotten) when a
         deletion got there before the feed reached this process."""
@@ -159,6 +167,12 @@ class Predictor:
         served = self.compositions.get(name)
         check_version(name, version)
         return served
+
+    def in_memory(self, composition_id: str) -> bool:
+        """Whether predicting with `composition_id` needs nothing but memory now: no SQL, no file,
+        no graph to load (what running it on the event loop requires)."""
+        served = self.compositions.in_memory(composition_id)
+        return served is not None and served.composition.onnx_sha256 in self.sessions
 
     def logits(self, served: Served, batch: np.ndarray) -> np.ndarray:
         try:

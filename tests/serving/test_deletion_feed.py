@@ -23,7 +23,7 @@ from modules_store import (
     sql_deletion,
 )
 from service.serving.deletion_feed import DeletionFeed
-from service.serving.predictor import CompositionCache, Served
+from service.serving.predictor import CompositionCache, Predictor, Served
 from service.serving.sessions import SessionCache
 from tests.serving.helpers import DIGITS, ArtifactDir, linear_onnx, pixels
 
@@ -219,3 +219,25 @@ def test_forgetting_drops_the_composition_and_its_session(artifacts: ArtifactDir
     cache.forget([a.id, "never-cached"])
     assert cache.cached(a.id) is None and sha not in sessions
     assert sessions.discard(sha) is False
+
+
+def test_in_memory_only_while_nothing_would_ask_the_registry_or_load_a_graph(
+    artifacts: ArtifactDir, store: SqlStore
+) -> None:
+    (a,) = compositions(store, 1)
+    graph = artifacts.put(linear_onnx(DIGITS, 1)[0])
+    clock = Clock()
+    feed = DeletionFeed(store.deletion_mark, store.compositions_deleted_since, clock=clock)
+    sessions = SessionCache(lambda _: artifacts.open_path(graph), capacity=4)  # every sha names it
+    predictor = Predictor(CompositionCache(store.get_composition, 16, feed), sessions, max_batch=8)
+    assert not predictor.in_memory(a.id)  # not read from the registry yet
+    served = predictor.compositions.get(a.id)
+    assert not predictor.in_memory(a.id)  # its graph is not loaded yet
+    predictor.logits(served, pixels(1, DIGITS))
+    assert predictor.in_memory(a.id)
+    clock.now += 1.0
+    assert not predictor.in_memory(a.id)  # a deletion poll is due: the next read asks the registry
+    predictor.compositions.get(a.id)
+    assert predictor.in_memory(a.id)
+    sessions.discard(served.composition.onnx_sha256)
+    assert not predictor.in_memory(a.id)
