@@ -7,15 +7,17 @@
      │    ├── Conflict               CONFLICT: the row exists but is in the wrong state (job transitions)
      │    ├── InvalidArgument        INVALID_ARGUMENT: the caller passed something malformed
      │    ├── CorruptArtifact        CORRUPT_ARTIFACT: a stored file no longer matches its sha256
-     │    ├── Unavailable            UNAVAILABLE: the registry is missing, or not the one this process opened
+     │    ├── Unavailable            UNAVAILABLE: the registry is missing, not the one opened, or unreadable
      │    └── StorageFull            INSUFFICIENT_STORAGE: the disk under the registry or the artifacts is full
      └── service.errors.HubError     raised by the service (jobs, serving, api)
 
 The codes live here, in the lowest layer, so that one `except CodedError` catches every answer of
 every layer and one table (service/api/errors.py) maps each code to an HTTP status. `code` is the
 contract, the subclasses are a convenience for `except` clauses: nothing decides a status by class.
-Database-driver and OS exceptions that are not translated here propagate unchanged: they are
-outages, not answers. A full disk is translated (StorageFull), because its remedy is the operator's.
+A database that fails a call is translated at the session boundary (sql_session.py): a full disk
+to StorageFull, because its remedy is the operator's, any other operational failure (the server
+away, a lock held past its timeout, a schema this code does not know) to Unavailable, so that
+callers answer 503 and a CLI says one line. Other exceptions propagate unchanged: they are bugs.
 """
 
 from __future__ import annotations

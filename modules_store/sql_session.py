@@ -12,7 +12,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from modules_store.engine import immediate
 from modules_store.entities import Page
-from modules_store.errors import DISK_FULL_ERRNOS, AlreadyExists, InvalidArgument, NotFound, StorageFull, StoreError
+from modules_store.errors import (
+    DISK_FULL_ERRNOS,
+    AlreadyExists,
+    InvalidArgument,
+    NotFound,
+    StorageFull,
+    StoreError,
+    Unavailable,
+)
 from modules_store.store import MAX_OFFSET, MAX_PAGE_LIMIT
 
 _PG_FOREIGN_KEY_VIOLATION = "23503"
@@ -42,7 +50,8 @@ class SqlSessions:
             session.rollback()
             if _disk_full(error):
                 raise StorageFull("the registry's disk is full: the change was not written") from error
-            raise
+            # The database is away, locked past its timeout, or not the schema this code knows.
+            raise Unavailable(f"the registry could not be read or written: {error.orig}") from error
         except BaseException:
             session.rollback()
             raise

@@ -57,6 +57,8 @@ def gc(args: argparse.Namespace) -> int:
             if len(removed) < len(partial):
                 print(f"kept {count(len(partial) - len(removed))} written to meanwhile")
         return 0
+    except CodedError as error:  # the registry failed mid-run: what was removed before stays removed
+        raise CliError(f"{error.message}; gc stopped before removing anything more") from error
     finally:
         store.close()
 

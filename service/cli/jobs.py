@@ -11,6 +11,7 @@ from service.cli.options import add_client_command, positive_int
 from service.cli.progress import describe_progress
 from service.cli.tables import cell, duration, key_values, print_json, seconds_between, table, when
 
+# modules_store.JobStatus, spelled out: the CLI is an HTTP client and does not import the registry.
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 
 

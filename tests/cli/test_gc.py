@@ -11,7 +11,7 @@ import pytest
 
 from modules_store import LocalArtifactStore, open_artifact_store, open_store
 from service.config import Settings, get_settings
-from tests.cli.helpers import moda
+from tests.cli.helpers import moda, moda_process
 
 
 @pytest.fixture
@@ -70,3 +70,21 @@ def test_gc_never_creates_a_registry(settings: Settings) -> None:
     assert result.code == 1 and result.out == ""
     assert result.err.startswith("error: the registry") and "does not exist" in result.err
     assert not (settings.home / "registry.db").exists() and artifacts.holds_any()
+
+
+def test_a_registry_failing_mid_run_is_one_line_of_error_and_nothing_removed(settings: Settings) -> None:
+    import sqlite3
+
+    open_store(settings.resolved_database_url).close()
+    artifacts = open_artifact_store(settings.resolved_artifacts_url)
+    assert isinstance(artifacts, LocalArtifactStore)
+    orphan = artifacts.put_bytes(b"named by nothing, as far as gc can tell")
+    os.utime(artifacts.path_for(orphan), (time.time() - 7200,) * 2)
+    with sqlite3.connect(settings.home / "registry.db") as raw:
+        raw.execute("DROP TABLE jobs")  # gc opens the registry, then fails to read what jobs name
+
+    result = moda_process("gc", "--yes", env={"MODA_HOME": str(settings.home)})
+    assert result.code == 1 and result.out == "", result.out
+    assert result.err.startswith("error: the registry could not be read") and "no such table" in result.err
+    assert "Traceback" not in result.err and "alembic" not in result.err, result.err
+    assert artifacts.exists(orphan)

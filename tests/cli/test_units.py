@@ -363,3 +363,10 @@ def test_a_repeated_snapshot_draws_no_new_line(capsys: pytest.CaptureFixture[str
     bars.close()
     assert [line.split()[2] for line in capsys.readouterr().err.splitlines()] == ["1/4", "2/4"]
     assert describe_progress(_snapshots()[-1]) == "modularizing module 5/5", "no training figures"
+
+
+def test_the_status_filter_offers_exactly_the_registry_s_job_statuses() -> None:
+    from modules_store import JobStatus
+    from service.cli.jobs import STATUSES
+
+    assert tuple(status.value for status in JobStatus) == STATUSES

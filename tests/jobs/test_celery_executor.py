@@ -296,8 +296,8 @@ def test_a_killed_worker_job_is_requeued_and_completes_on_another_worker(
     cluster: Cluster, client: httpx.Client, store: RegistryStore
 ) -> None:
     victim = cluster.only_worker()
-    # Long enough to be killed mid-run: a digits MLP epoch takes about 50 ms.
-    job = submit_train(client, epochs=300, name="celery-rescued")
+    # Long enough to be killed mid-run (it is, about 1 s in): a digits MLP epoch takes 50-150 ms.
+    job = submit_train(client, epochs=60, name="celery-rescued")
     wait_for(lambda: running_epoch(client, job["id"], 1), timeout=90, what="the job to be training")
     owner = store.get_job(job["id"]).worker_id or ""
     assert f":{victim.pid}:" in owner, f"{owner} is not the only live worker {victim.pid}"

@@ -82,3 +82,16 @@ def test_offsets_beyond_sql_bigint_are_invalid_arguments(tmp_path: Path) -> None
             listing(offset=2**63)
         assert error.value.code == "INVALID_ARGUMENT"
         assert listing(offset=2**63 - 1).items == []
+
+
+def test_a_registry_that_cannot_be_read_is_unavailable_not_a_driver_error(tmp_path: Path) -> None:
+    import sqlite3
+
+    store = open_store(f"sqlite:///{tmp_path}/registry.db")
+    try:
+        with sqlite3.connect(tmp_path / "registry.db") as raw:
+            raw.execute("DROP TABLE jobs")  # a schema this code does not know
+        with pytest.raises(Unavailable, match="no such table: jobs"):
+            store.list_jobs()
+    finally:
+        store.close()
