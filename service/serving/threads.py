@@ -28,7 +28,6 @@ from typing import ParamSpec, TypeVar
 P = ParamSpec("P")
 T = TypeVar("T")
 
-DEFAULT_INLINE_BUDGET_S = 0.005
 # Bodies up to this size may run on the loop (a batch of 64 MNIST images as V2 binary is 200 KB),
 # when their measured cost, decoding included, allows; the budget, not the size, bounds the hold.
 INLINE_MAX_BYTES = 256 * 1024
@@ -37,7 +36,7 @@ _COSTS_KEPT = 1024
 
 
 class InferenceThreads:
-    def __init__(self, threads: int, inline_budget_s: float = DEFAULT_INLINE_BUDGET_S) -> None:
+    def __init__(self, threads: int, inline_budget_s: float) -> None:
         if threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="inference")
