@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp
+from starlette.types import Receive, Scope, Send
 
 from modules_store import RegistryStore
 from service.api.app_info import VERSION
@@ -77,12 +78,15 @@ class JobSupervision:
 
 
 class HubApp(FastAPI):
-    """FastAPI with the data plane in front of its whole middleware stack, FastAPI's own outer layers
-    included (the error page, its body limit, its exception telemetry): their send wrappers cost a
-    tenth of a small inference's CPU, and the data plane answers its own errors."""
+    """FastAPI with the data plane in front of all of it: FastAPI's own entry (whose OpenTelemetry
+    check reads the environment on every request) and its whole middleware stack (the error page,
+    the body limit, the telemetry), whose wrappers cost a tenth of a small inference's CPU. The data
+    plane answers its own errors and counts its own requests."""
 
-    def build_middleware_stack(self) -> ASGIApp:
-        return DataPlane(super().build_middleware_stack(), fastapi=self, telemetry=self.state.telemetry)
+    data_plane: DataPlane  # set by create_app; every other request it passes to FastAPI.__call__
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.data_plane(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> FastAPI:
@@ -118,6 +122,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
     install_error_handlers(app)
     telemetry = Telemetry(app)
     app.state.telemetry = telemetry
+    app.data_plane = DataPlane(functools.partial(FastAPI.__call__, app), fastapi=app, telemetry=telemetry)
     app.add_middleware(TelemetryMiddleware, telemetry=telemetry)
 
     # Added last, so they run first: before telemetry, and before any route reads the body.

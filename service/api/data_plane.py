@@ -202,6 +202,7 @@ class DataPlane:
     ) -> None:
         started = time.perf_counter()
         services: Services = self.fastapi.state.services
+        scope["app"] = self.fastapi  # as FastAPI would set it: Starlette's form parser then raises 400s, not 500s
         call = Call(scope, receive, params, services)
         try:
             if scope["method"] != "POST":

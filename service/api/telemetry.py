@@ -62,11 +62,20 @@ class Telemetry:
             "moda_http_request_seconds", "HTTP request latency", ["method", "route"], registry=self.registry
         )
         self.registry.register(_StateCollector(app))
+        # Each (method, route template, status)'s two series: bounded, as their label values are.
+        self._series: dict[tuple[str, str, int], tuple[Histogram, Counter]] = {}
 
     def observe(self, method: str, route: str, started: float, status: int) -> None:
         """One answered request; `route` is its path template, not the path: bounded label values."""
-        self.latency.labels(method, route).observe(time.perf_counter() - started)
-        self.requests.labels(method, route, str(status)).inc()
+        key = (method, route, status)
+        series = self._series.get(key)
+        if series is None:  # labels() takes a lock and builds its key on every call: once per series
+            series = self._series[key] = (
+                self.latency.labels(method, route),
+                self.requests.labels(method, route, str(status)),
+            )
+        series[0].observe(time.perf_counter() - started)
+        series[1].inc()
 
 
 class TelemetryMiddleware:
