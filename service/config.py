@@ -46,6 +46,12 @@ class Settings(BaseSettings):
         description="small requests run on the event loop, not a thread, while they take at most this; 0 = never",
     )
     max_inflight: int = Field(default=32, gt=0, description="inferences one API process runs at once; then 429")
+    batch_samples: int = Field(
+        default=64,
+        gt=0,
+        description="requests for one composition that are ready together run as one batch of at most this "
+        "many samples; 1 = each alone",
+    )
     api_processes: int = Field(default=0, ge=0, description="API processes of `moda serve`; 0 = one per core")
     access_log: bool = Field(default=False, description="log every request (errors are always logged)")
     model_cache_size: int = Field(default=8, gt=0, description="decoded source models kept for composing")

@@ -26,6 +26,7 @@ from service.jobs.executor import Executor, make_executor
 from service.jobs.reaper import Reaper
 from service.jobs.worker import open_backends
 from service.serving.admission import Admission
+from service.serving.batching import Batcher
 from service.serving.deletion_feed import DeletionFeed
 from service.serving.predictor import CompositionCache, Predictor
 from service.serving.sessions import SessionCache
@@ -47,6 +48,8 @@ def open_services(settings: Settings) -> Services:
         on_forget=lambda served: sessions.discard(served.composition.onnx_sha256),
     )
     executor = make_executor(settings)
+    predictor = Predictor(compositions, sessions, settings.max_batch)
+    inference = InferenceThreads(settings.inference_threads, settings.inline_budget_ms / 1000)
     return Services(
         settings=settings,
         store=store,
@@ -55,9 +58,10 @@ def open_services(settings: Settings) -> Services:
         compositions=Compositions(store, artifacts, executor, settings),
         deleter=Deleter(store, artifacts, on_deleted=lambda deleted: compositions.forget(deleted.compositions)),
         sessions=sessions,
-        predictor=Predictor(compositions, sessions, settings.max_batch),
+        predictor=predictor,
         admission=Admission(settings.max_inflight),
-        inference=InferenceThreads(settings.inference_threads, settings.inline_budget_ms / 1000),
+        inference=inference,
+        batcher=Batcher(inference, predictor.logits, settings.batch_samples),
     )
 
 

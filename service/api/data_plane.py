@@ -10,10 +10,12 @@ itself costs and ten times a LeNet inference. Everything else (registry, jobs, d
 plane and stays in FastAPI; these three answer here, with the same rules: the API key where the
 route is protected, MODA_MAX_UPLOAD_MB, admission (429), the one error table, the request metrics.
 
-A request reads its body on the event loop, then makes one call on an inference thread, which
-parses, checks, runs and encodes; the loop only moves bytes. The handlers here translate: a stored
-composition's predictions are serving's (`Predictor`), a selection of modules' and V2 inference
-are the application layer's (service/app/predictions.py).
+A request reads its body on the event loop. Then its work (parse, check, run, encode) is one call
+on an inference thread; or, while its composition is in memory and its decoding and encoding are
+known to be quick, it runs on the loop and its batch is merged with the others waiting for the same
+composition (service/serving/batching.py). The handlers here translate: a stored composition's
+predictions are serving's (`Predictor`), a selection of modules' and V2 inference are the
+application layer's (service/app/predictions.py).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from service.api.telemetry import Telemetry
 from service.app import predictions
 from service.errors import ErrorCode, HubError
 from service.serving.inputs import parse_json
-from service.serving.predictor import MODEL_VERSION
+from service.serving.predictor import MODEL_VERSION, Steps
 from service.serving.v2 import HEADER_LENGTH
 
 T = TypeVar("T")
@@ -108,12 +110,16 @@ class DataRoute:
         return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.template) + "$")
 
 
-async def _serving_run(services: Services, composition_id: str, body: bytes, fn: Callable[..., T], *args: object) -> T:
-    """`fn(*args)`, the serving of `body` by `composition_id`: on the event loop when that is
-    cheaper and safe (see InferenceThreads.run_small), else on an inference thread."""
-    if services.predictor.in_memory(composition_id):
-        return await services.inference.run_small(composition_id, len(body), fn, *args)
-    return await services.inference.run(fn, *args)
+async def _serving_run(services: Services, composition_id: str, body: bytes, steps: Steps[T]) -> T:
+    """The answer of `steps`, the serving of `body` by `composition_id`. On the event loop, its batch
+    merged with others waiting (serving.batching), when its composition needs nothing but memory and
+    its decoding and encoding are known to be quick; else all of it on an inference thread, timed."""
+    predictor, inference, size = services.predictor, services.inference, len(body)
+    if not predictor.in_memory(composition_id):
+        return await inference.run(predictor.complete, steps)
+    if inference.cheap(composition_id, size):
+        return await services.batcher.run(composition_id, size, steps)
+    return await inference.run_timed(composition_id, size, predictor.complete, steps)
 
 
 async def predict(call: Call) -> Reply:
@@ -133,7 +139,7 @@ async def predict(call: Call) -> Reply:
             return Reply(await services.inference.run(_predict_files, services, cid, files))
     if content_type.startswith(JSON) or not content_type:
         body = await call.body()
-        return Reply(await _serving_run(services, cid, body, services.predictor.predict_json, cid, body))
+        return Reply(await _serving_run(services, cid, body, services.predictor.predict_json(cid, body)))
     raise HubError(
         ErrorCode.INVALID_ARGUMENT, f"unsupported content type {content_type!r}: send JSON or multipart images"
     )
@@ -164,9 +170,8 @@ async def infer(call: Call) -> Reply:
     services, version = call.services, call.params.get("version", MODEL_VERSION)
     header_length = call.header(HEADER_LENGTH.lower().encode())
     name = call.params["name"]
-    payload, headers = await _serving_run(
-        services, name, body, predictions.infer, services.predictor, name, version, body, header_length
-    )
+    steps = predictions.infer(services.predictor, name, version, body, header_length)
+    payload, headers = await _serving_run(services, name, body, steps)
     content_type = headers.pop("Content-Type")
     return Reply(payload, content_type, tuple(headers.items()))
 

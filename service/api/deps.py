@@ -15,6 +15,7 @@ from service.errors import ErrorCode, HubError
 from service.jobs.deletion import Deleter
 from service.jobs.executor import Executor
 from service.serving.admission import Admission
+from service.serving.batching import Batcher
 from service.serving.predictor import Predictor
 from service.serving.sessions import SessionCache
 from service.serving.threads import InferenceThreads
@@ -34,6 +35,7 @@ class Services:
     predictor: Predictor
     admission: Admission
     inference: InferenceThreads
+    batcher: Batcher
 
 
 def services_of(request: Request) -> Services:

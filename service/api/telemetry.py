@@ -47,8 +47,15 @@ class _StateCollector(Collector):
         admission = services.admission
         yield GaugeMetricFamily("moda_inferences_in_flight", "Inferences running now", value=admission.in_flight)
         yield CounterMetricFamily("moda_inferences_refused", "Inferences refused with 429", value=admission.refused)
+        batcher = services.batcher
         yield CounterMetricFamily(
-            "moda_inferences_inline", "Inferences run on the event loop, not a thread", value=services.inference.inlined
+            "moda_inferences_inline",
+            "Inferences decoded and encoded on the event loop, not a thread",
+            value=batcher.served,
+        )
+        yield CounterMetricFamily("moda_batches_run", "ONNX Runtime runs made by the batcher", value=batcher.runs)
+        yield CounterMetricFamily(
+            "moda_batched_requests", "Requests those runs answered: more than runs when merged", value=batcher.requests
         )
 
 

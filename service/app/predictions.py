@@ -3,8 +3,8 @@
 Predicting with a stored composition (`POST /v1/compositions/{id}/predict`) is serving's whole:
 `Predictor.predict_json` and `.predict_images` look it up, check the inputs, run and encode, and
 the data plane calls them as they are. The two use cases here add a lookup of their own before
-serving runs. Each is one call on an inference thread, reading no SQL once its composition is
-cached, so they are plain functions: nothing is built per request but the lookup closure.
+serving runs, and read no SQL once their composition is cached. V2 inference is `Steps`, like
+`predict_json`, so that its batch may be merged with other requests' (serving.batching).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from modules_store import Strategy, composition_id
 from service.app.compositions import Compositions
 from service.serving.inputs import decode_tensor
-from service.serving.predictor import Predictor
+from service.serving.predictor import Predictor, Steps
 from service.serving.v2 import parse_header_length
 
 
@@ -34,10 +34,10 @@ def predict_with_modules(
 
 def infer(
     predictor: Predictor, name: str, version: str, body: bytes, header_length: str | None
-) -> tuple[bytes, dict[str, str]]:
+) -> Steps[tuple[bytes, dict[str, str]]]:
     """A V2 inference request for model `name` (a composition id) at `version` -> (body, headers).
     `header_length` is the binary extension's Inference-Header-Content-Length, as sent. NOT_FOUND
     for an unknown composition, then for any version but its one, comes before any complaint about
     the request."""
     served = predictor.model(name, version)
-    return predictor.infer(served, body, parse_header_length(header_length))
+    return (yield from predictor.infer(served, body, parse_header_length(header_length)))

@@ -1,18 +1,22 @@
-"""Predictions of stored compositions, on the request path: no SQL, one call, bytes in and out.
+"""Predictions of stored compositions, on the request path: no SQL, bytes in and out.
 
 A composition never changes (its id is its content), so its metadata is read from the registry
-once per process and kept; its ONNX Runtime session is kept by the SessionCache. Each method here
-is the whole work of one request after its body is read: parse, check, run, encode. The API calls
-it once, in one worker thread, so the event loop only moves bytes and nothing decodes on it.
+once per process and kept; its ONNX Runtime session is kept by the SessionCache.
+
+A request's work after its body is read (parse, check, run, encode) is written once, as `Steps`:
+a generator that yields the batch it needs run, with the composition that runs it, is sent back
+the logits, and returns the response. Whoever drives it chooses how the batch runs: alone, in the
+same thread (`Predictor.complete`), or merged with other requests' batches (serving.batching).
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from time import perf_counter_ns
+from typing import NoReturn, TypeVar
 
 import numpy as np
 import orjson
@@ -26,6 +30,8 @@ from service.serving.predictions import to_predictions
 from service.serving.sessions import SessionCache
 from service.serving.v2 import compute_outputs, encode_infer_response, parse_infer_request
 from service.serving.v2_stats import InferenceStatistics
+
+T = TypeVar("T")
 
 MODEL_VERSION = "1"  # a composition is its own only version: its id is its content
 
@@ -49,6 +55,11 @@ class Served:
     @property
     def id(self) -> str:
         return self.composition.id
+
+
+# One request's work: yields (composition, float32 batch (N, C, H, W)) once, is sent the logits
+# (N, K), returns the response.
+Steps = Generator[tuple[Served, np.ndarray], np.ndarray, T]
 
 
 class CompositionCache:
@@ -184,23 +195,39 @@ class Predictor:
                 self.compositions.confirm(served.id)
             raise
 
+    def complete(self, steps: Steps[T]) -> T:
+        """Drive `steps` to their answer here, running their batch alone."""
+        served, batch = next(steps)
+        try:
+            logits = self.logits(served, batch)
+        except Exception as error:
+            fail(steps, error)
+        return finish(steps, logits)
+
     def predictions(self, served: Served, batch: np.ndarray) -> bytes:
         """The /v1 response body for the float32 batch (N, C, H, W)."""
-        predictions = to_predictions(self.logits(served, batch), served.composition.classes)
+        return self.v1_body(served, self.logits(served, batch))
+
+    def v1_body(self, served: Served, logits: np.ndarray) -> bytes:
+        predictions = to_predictions(logits, served.composition.classes)
         return orjson.dumps({"composition_id": served.id, "predictions": predictions})
 
-    def predict_json(self, composition_id: str, body: bytes) -> bytes:
+    def predict_json(self, composition_id: str, body: bytes) -> Steps[bytes]:
         """/v1 predict on a JSON body `{"inputs": [...]}`."""
         served = self.compositions.get(composition_id)
-        return self.predictions(served, decode_json_body(body, served.spec, self.max_batch))
+        logits = yield served, decode_json_body(body, served.spec, self.max_batch)
+        return self.v1_body(served, logits)
 
     def predict_images(self, composition_id: str, files: Sequence[tuple[str, bytes]]) -> bytes:
         """/v1 predict on image files, (filename, bytes) each."""
         served = self.compositions.get(composition_id)
         return self.predictions(served, decode_images(files, served.spec, self.max_batch))
 
-    def infer(self, served: Served, body: bytes, header_length: int | None) -> tuple[bytes, dict[str, str]]:
-        """A V2 inference request (JSON, or JSON and binary tensors) -> (response body, headers)."""
+    def infer(self, served: Served, body: bytes, header_length: int | None) -> Steps[tuple[bytes, dict[str, str]]]:
+        """A V2 inference request (JSON, or JSON and binary tensors) -> (response body, headers).
+
+        Its statistics count the time from the batch's hand-over to its logits as compute_infer:
+        when the batch was merged with others, that is the merged run, waiting included."""
         stats = self.statistics.of(served.id)
         started = perf_counter_ns()
         try:
@@ -208,7 +235,7 @@ class Predictor:
             request = parse_infer_request(body, header_length)
             batch = request.batch(served.spec, self.max_batch)
             decoded = perf_counter_ns()
-            logits = self.logits(served, batch)
+            logits = yield served, batch
             ran = perf_counter_ns()
             outputs = compute_outputs(logits, request.outputs, request.classifications, served.labels)
             answer = encode_infer_response(
@@ -219,3 +246,18 @@ class Predictor:
             raise
         stats.record_success(len(batch), decoded - started, ran - decoded, perf_counter_ns() - ran)
         return answer
+
+
+def finish(steps: Steps[T], logits: np.ndarray) -> T:
+    """Hand `steps` the logits of their batch; their answer."""
+    try:
+        steps.send(logits)
+    except StopIteration as done:
+        return done.value
+    raise RuntimeError("inference steps yield one batch")
+
+
+def fail(steps: Steps[object], error: Exception) -> NoReturn:
+    """Raise the failure of their batch's run in `steps` (which may count it), and out of them."""
+    steps.throw(error)
+    raise RuntimeError("inference steps yield one batch")

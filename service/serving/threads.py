@@ -42,7 +42,6 @@ class InferenceThreads:
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="inference")
         self.inline_budget_s = inline_budget_s
         self.in_threads = 0  # calls handed to the pool and not answered yet (read on the loop only)
-        self.inlined = 0  # calls run on the loop so far
         # Seconds the last call took, by (key, body size class): sizes within a factor of 2 share one.
         self._costs: OrderedDict[tuple[str, int], float] = OrderedDict()
 
@@ -55,26 +54,42 @@ class InferenceThreads:
         finally:
             self.in_threads -= 1
 
-    async def run_small(self, key: str, size: int, fn: Callable[..., T], *args: object) -> T:
-        """`fn(*args)` for a request of `size` body bytes whose work depends on `key` (a composition)
-        and needs nothing but memory (no SQL, no file, no graph to load): on the event loop when it
-        is small, alone and known to be quick, else as `run`."""
+    def cheap(self, key: str, size: int) -> bool:
+        """Whether work on `key` with a body of `size` bytes is known to take at most the budget:
+        its last run of this size class did."""
         if size > INLINE_MAX_BYTES or self.inline_budget_s <= 0:
-            return await self.run(fn, *args)
+            return False
+        cost = self._costs.get((key, size.bit_length()))
+        return cost is not None and cost <= self.inline_budget_s
+
+    def remember(self, key: str, size: int, seconds: float) -> None:
+        """What work on `key` with a body of `size` bytes took this time, run wherever."""
         bucket = (key, size.bit_length())
-        cost = self._costs.get(bucket)
+        self._costs[bucket] = seconds
+        self._costs.move_to_end(bucket)
+        if len(self._costs) > _COSTS_KEPT:
+            self._costs.popitem(last=False)
+
+    async def run_small(self, key: str, size: int, fn: Callable[..., T], *args: object) -> T:
+        """`fn(*args)` for work of `size` bytes that depends on `key` (a composition) and needs
+        nothing but memory (no SQL, no file, no graph to load): on the event loop when it is cheap
+        and alone, else as `run_timed`."""
+        if not (self.in_threads == 0 and self.cheap(key, size)):
+            return await self.run_timed(key, size, fn, *args)
+        started = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            self.remember(key, size, time.perf_counter() - started)
+
+    async def run_timed(self, key: str, size: int, fn: Callable[..., T], *args: object) -> T:
+        """`fn(*args)` on a pool thread, as `run`, its cost remembered for `cheap`."""
         timing: list[float] = []
         try:
-            if cost is not None and cost <= self.inline_budget_s and self.in_threads == 0:
-                self.inlined += 1
-                return _timed(timing, fn, *args)
             return await self.run(_timed, timing, fn, *args)
         finally:
             if timing:  # empty when the call never started (cancelled while queued)
-                self._costs[bucket] = timing[0]
-                self._costs.move_to_end(bucket)
-                if len(self._costs) > _COSTS_KEPT:
-                    self._costs.popitem(last=False)
+                self.remember(key, size, timing[0])
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -171,6 +171,36 @@ def inlined(anonymous: httpx.Client) -> float:
     return float(found.group(1))
 
 
+def counter(anonymous: httpx.Client, name: str) -> float:
+    found = re.search(rf"^{name}(?:_total)? (\S+)$", anonymous.get("/metrics").text, re.MULTILINE)
+    assert found, f"{name} is not in /metrics"
+    return float(found.group(1))
+
+
+def test_concurrent_requests_each_get_their_own_answer_however_they_are_merged(
+    client: httpx.Client, anonymous: httpx.Client, composition: dict[str, Any]
+) -> None:
+    url = f"/v1/compositions/{composition['id']}/predict"
+    x = digits().x_test[:24]
+    bodies = [{"inputs": x[i : i + 1 + i % 3].tolist()} for i in range(0, 24, 3)]  # 1 to 3 samples each
+    expected = [client.post(url, json=body).json()["predictions"] for body in bodies]  # one at a time
+    runs, answered = counter(anonymous, "moda_batches_run"), counter(anonymous, "moda_batched_requests")
+
+    def predict(body: dict[str, Any]) -> list[dict[str, Any]]:
+        response = client.post(url, json=body)
+        assert response.status_code == 200, response.text
+        return response.json()["predictions"]  # type: ignore[no-any-return]
+
+    with ThreadPoolExecutor(8) as pool:
+        for _ in range(3):
+            for got, want in zip(pool.map(predict, bodies), expected, strict=True):
+                assert [p["label"] for p in got] == [p["label"] for p in want]
+                for g, w in zip(got, want, strict=True):
+                    assert g["probabilities"] == pytest.approx(w["probabilities"], abs=1e-5)
+    runs_now, answered_now = counter(anonymous, "moda_batches_run"), counter(anonymous, "moda_batched_requests")
+    assert answered_now - answered >= runs_now - runs > 0  # a merged run answers several requests at once
+
+
 def test_small_requests_run_on_the_event_loop_once_known_quick_and_answer_the_same(
     client: httpx.Client, anonymous: httpx.Client, composition: dict[str, Any]
 ) -> None:

@@ -62,7 +62,7 @@ def test_modules_of_one_model_are_composed_once_then_served_from_the_cache(
 
     # Asked again, in any order: from the cache, the same answer as the stored composition gives.
     again = predict_with_modules(predictor, NoBuilds(), list(reversed(chosen)), inputs)  # type: ignore[arg-type]
-    assert again == predictor.predict_json(cid, orjson.dumps({"inputs": inputs}))
+    assert again == predictor.complete(predictor.predict_json(cid, orjson.dumps({"inputs": inputs})))
     assert orjson.loads(again) == answer
 
 
@@ -115,7 +115,7 @@ def stored(compositions: Compositions, first_modules: list[Module]) -> Compositi
 
 def test_v2_inference_answers_the_composition_at_its_version(predictor: Predictor, stored: Composition) -> None:
     x = np.asarray(samples((0, 8), n=3), dtype=np.float32)
-    body, headers = infer(predictor, stored.id, "1", v2_request(x), None)
+    body, headers = predictor.complete(infer(predictor, stored.id, "1", v2_request(x), None))
     answer = orjson.loads(body)
     assert (answer["model_name"], answer["model_version"], answer["id"]) == (stored.id, "1", "r1")
     outputs = {o["name"]: o for o in answer["outputs"]}
@@ -123,7 +123,7 @@ def test_v2_inference_answers_the_composition_at_its_version(predictor: Predicto
     assert headers["Content-Type"].startswith("application/json")
 
     # The V2 logits are those /v1 turns into probabilities: one session, one composition.
-    v1 = orjson.loads(predictor.predict_json(stored.id, orjson.dumps({"inputs": x.tolist()})))
+    v1 = orjson.loads(predictor.complete(predictor.predict_json(stored.id, orjson.dumps({"inputs": x.tolist()}))))
     logits = np.asarray(outputs["logits"]["data"]).reshape(3, 2)
     v2_best = [stored.classes[k].label for k in logits.argmax(axis=1)]
     assert v2_best == [p["label"] for p in v1["predictions"]]
@@ -134,9 +134,9 @@ def test_v2_names_an_unknown_model_or_version_before_anything_in_the_request(
 ) -> None:
     for name, version in (("no-such-composition", "1"), (stored.id, "2")):
         with pytest.raises(CodedError) as missing:
-            infer(predictor, name, version, b"not json", "not a length")
+            predictor.complete(infer(predictor, name, version, b"not json", "not a length"))
         assert missing.value.code == ErrorCode.NOT_FOUND
     with pytest.raises(HubError) as bad_header:
-        infer(predictor, stored.id, "1", b"{}", "not a length")
+        predictor.complete(infer(predictor, stored.id, "1", b"{}", "not a length"))
     assert bad_header.value.code == ErrorCode.INVALID_ARGUMENT
     assert "Inference-Header-Content-Length" in bad_header.value.message

@@ -1,0 +1,133 @@
+"""Requests for one composition that are ready together run as one ONNX Runtime batch.
+
+On a busy server, requests arrive while an inference runs. Their bodies are read and decoded in
+the next turn of the event loop, and each hands its batch to the Batcher. The Batcher runs the
+batches waiting for one composition as one merged batch (at most `max_samples` samples), then
+gives each request its rows of the logits. ONNX Runtime runs a batch of 8 faster per sample than
+8 runs of one, and the merged run pays its hand-off to a thread once.
+
+Nothing waits on purpose: there is no timer and no delay. A request that finds no other waiting
+runs alone, at once, as it would without the Batcher; requests merge only when the server is
+already behind. So batching costs an idle server no latency (Triton's dynamic batcher with a
+queue delay of 0). A merged run goes where InferenceThreads.run_small puts it: on the event loop
+while runs of its size are known to be quick and nothing else runs, else on a thread, where the
+loop meanwhile reads the next requests.
+
+    request ─ decode ─┐                                      ┌─ its rows ─ encode ─ response
+    request ─ decode ─┼─ waiting ─ np.concatenate ─ one run ─┼─ its rows ─ encode ─ response
+    request ─ decode ─┘                                      └─ its rows ─ encode ─ response
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import numpy as np
+
+from service.serving.predictor import Served, Steps, fail, finish
+from service.serving.threads import InferenceThreads
+
+T = TypeVar("T")
+
+_Pending = tuple[np.ndarray, asyncio.Future[np.ndarray]]  # a request's batch (N, C, H, W), its logits to come
+
+
+@dataclass
+class _Waiting:
+    """The batches waiting for one composition, and the task that runs them."""
+
+    served: Served
+    batches: deque[_Pending] = field(default_factory=deque)
+    runner: asyncio.Task[None] | None = None
+
+
+class Batcher:
+    """Used on the event loop only: no lock needed."""
+
+    def __init__(
+        self, threads: InferenceThreads, run: Callable[[Served, np.ndarray], np.ndarray], max_samples: int
+    ) -> None:
+        if max_samples < 1:
+            raise ValueError(f"max_samples must be at least 1, got {max_samples}")
+        self.threads = threads
+        self._run = run  # logits (N, K) of a composition on a batch (N, C, H, W)
+        self.max_samples = max_samples
+        self._waiting: dict[str, _Waiting] = {}  # by composition id
+        self.served = 0  # requests driven here, on the event loop
+        self.runs = 0  # batches run so far
+        self.requests = 0  # requests those runs answered (more than runs: some were merged)
+
+    async def run(self, key: str, size: int, steps: Steps[T]) -> T:
+        """Drive `steps` (a request on `key` with a body of `size` bytes) on the event loop, its
+        batch run with whatever other batches for the same composition are waiting. What it costs
+        the loop itself (decoding and encoding) is remembered for InferenceThreads.cheap."""
+        self.served += 1
+        started = time.perf_counter()
+        served, batch = next(steps)
+        on_loop = time.perf_counter() - started
+        try:
+            logits = await self._logits(served, batch)
+        except Exception as error:
+            fail(steps, error)
+        resumed = time.perf_counter()
+        try:
+            return finish(steps, logits)
+        finally:
+            self.threads.remember(key, size, on_loop + time.perf_counter() - resumed)
+
+    async def _logits(self, served: Served, batch: np.ndarray) -> np.ndarray:
+        waiting = self._waiting.get(served.id)
+        if waiting is None:
+            waiting = self._waiting[served.id] = _Waiting(served)
+        rows: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+        waiting.batches.append((batch, rows))
+        if waiting.runner is None:
+            # A task's first step comes after the steps already due on the loop: the requests
+            # decoded in this turn have all handed over their batches by the time it runs.
+            waiting.runner = asyncio.create_task(self._run_waiting(waiting))
+        return await rows
+
+    async def _run_waiting(self, waiting: _Waiting) -> None:
+        taken: list[_Pending] = []
+        try:
+            while waiting.batches:
+                taken = self._take(waiting.batches)
+                if not taken:
+                    continue
+                merged = taken[0][0] if len(taken) == 1 else np.concatenate([batch for batch, _ in taken])
+                try:
+                    key = f"{waiting.served.id} merged"  # costs of merged runs apart from whole requests'
+                    logits = await self.threads.run_small(key, merged.nbytes, self._run, waiting.served, merged)
+                except Exception as error:  # every request of the run answers with its error
+                    for _, rows in taken:
+                        if not rows.done():
+                            rows.set_exception(error)
+                    continue
+                self.runs += 1
+                self.requests += len(taken)
+                start = 0
+                for batch, rows in taken:
+                    if not rows.done():  # a request cancelled meanwhile wants nothing
+                        rows.set_result(logits[start : start + len(batch)])
+                    start += len(batch)
+        finally:
+            # Normally empty; not when this task is cancelled (the server stopping).
+            for _, rows in [*taken, *waiting.batches]:
+                rows.cancel()
+            del self._waiting[waiting.served.id]
+
+    def _take(self, batches: deque[_Pending]) -> list[_Pending]:
+        """The first waiting batches, up to max_samples samples in all (at least one batch)."""
+        taken: list[_Pending] = []
+        samples = 0
+        while batches and (not taken or samples + len(batches[0][0]) <= self.max_samples):
+            batch, rows = batches.popleft()
+            if not rows.cancelled():
+                taken.append((batch, rows))
+                samples += len(batch)
+        return taken
