@@ -50,6 +50,7 @@ def open_services(settings: Settings) -> Services:
     executor = make_executor(settings)
     predictor = Predictor(compositions, sessions, settings.max_batch)
     inference = InferenceThreads(settings.inference_threads, settings.inline_budget_ms / 1000)
+    admission = Admission(settings.max_inflight)
     return Services(
         settings=settings,
         store=store,
@@ -59,7 +60,7 @@ def open_services(settings: Settings) -> Services:
         deleter=Deleter(store, artifacts, on_deleted=lambda deleted: compositions.forget(deleted.compositions)),
         sessions=sessions,
         predictor=predictor,
-        admission=Admission(settings.max_inflight),
+        admission=admission,
         inference=inference,
         batcher=Batcher(inference, predictor.logits, settings.batch_samples),
     )

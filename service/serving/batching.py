@@ -6,12 +6,15 @@ batches waiting for one composition as one merged batch (at most `max_samples` s
 gives each request its rows of the logits. ONNX Runtime runs a batch of 8 faster per sample than
 8 runs of one, and the merged run pays its hand-off to a thread once.
 
-Nothing waits on purpose: there is no timer and no delay. A request that finds no other waiting
-runs alone, at once, as it would without the Batcher; requests merge only when the server is
-already behind. So batching costs an idle server no latency (Triton's dynamic batcher with a
-queue delay of 0). A merged run goes where InferenceThreads.run_small puts it: on the event loop
-while runs of its size are known to be quick and nothing else runs, else on a thread, where the
-loop meanwhile reads the next requests.
+Nothing waits on purpose: there is no timer and no delay. The first request to hand over a batch
+for a composition leads: it lets the loop finish its turn (so that the requests decoded in the same
+turn join it), then runs what is waiting. Alone, it runs alone, one turn of the loop later (tens of
+microseconds); requests merge only when the server is already behind. So batching costs an idle
+server no latency worth the name (Triton's dynamic batcher with a queue delay of 0). Batches that
+arrive while a run is going on are run by a task, one merged run after the other, until none waits.
+A merged run goes where InferenceThreads.run_small puts it: on the event loop while runs of its
+size are known to be quick and nothing else runs, else on a thread, where the loop meanwhile reads
+the next requests.
 
     request ─ decode ─┐                                      ┌─ its rows ─ encode ─ response
     request ─ decode ─┼─ waiting ─ np.concatenate ─ one run ─┼─ its rows ─ encode ─ response
@@ -39,7 +42,7 @@ _Pending = tuple[np.ndarray, asyncio.Future[np.ndarray]]  # a request's batch (N
 
 @dataclass
 class _Waiting:
-    """The batches waiting for one composition, and the task that runs them."""
+    """The batches waiting for one composition, and the task that runs them after its leader."""
 
     served: Served
     batches: deque[_Pending] = field(default_factory=deque)
@@ -50,7 +53,10 @@ class Batcher:
     """Used on the event loop only: no lock needed."""
 
     def __init__(
-        self, threads: InferenceThreads, run: Callable[[Served, np.ndarray], np.ndarray], max_samples: int
+        self,
+        threads: InferenceThreads,
+        run: Callable[[Served, np.ndarray], np.ndarray],
+        max_samples: int,
     ) -> None:
         if max_samples < 1:
             raise ValueError(f"max_samples must be at least 1, got {max_samples}")
@@ -81,45 +87,65 @@ class Batcher:
             self.threads.remember(key, size, on_loop + time.perf_counter() - resumed)
 
     async def _logits(self, served: Served, batch: np.ndarray) -> np.ndarray:
-        waiting = self._waiting.get(served.id)
-        if waiting is None:
-            waiting = self._waiting[served.id] = _Waiting(served)
         rows: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+        waiting = self._waiting.get(served.id)
+        if waiting is not None:  # someone runs this composition's batches: wait for it
+            waiting.batches.append((batch, rows))
+            return await rows
+        # Lead: one turn of the loop lets the requests decoded in this turn hand over their
+        # batches, then run them all with this one. What arrives meanwhile a task takes over.
+        waiting = self._waiting[served.id] = _Waiting(served)
         waiting.batches.append((batch, rows))
-        if waiting.runner is None:
-            # A task's first step comes after the steps already due on the loop: the requests
-            # decoded in this turn have all handed over their batches by the time it runs.
-            waiting.runner = asyncio.create_task(self._run_waiting(waiting))
-        return await rows
+        try:
+            await asyncio.sleep(0)
+            await self._run_once(waiting)
+        except BaseException:
+            rows.cancel()  # this request is gone (cancelled): its batch is not run
+            raise
+        finally:
+            if waiting.batches:
+                waiting.runner = asyncio.create_task(self._run_waiting(waiting))
+            else:
+                del self._waiting[served.id]
+        return await rows  # done by now, unless this request was cancelled
 
     async def _run_waiting(self, waiting: _Waiting) -> None:
-        taken: list[_Pending] = []
         try:
             while waiting.batches:
-                taken = self._take(waiting.batches)
-                if not taken:
-                    continue
-                merged = taken[0][0] if len(taken) == 1 else np.concatenate([batch for batch, _ in taken])
-                try:
-                    key = f"{waiting.served.id} merged"  # costs of merged runs apart from whole requests'
-                    logits = await self.threads.run_small(key, merged.nbytes, self._run, waiting.served, merged)
-                except Exception as error:  # every request of the run answers with its error
-                    for _, rows in taken:
-                        if not rows.done():
-                            rows.set_exception(error)
-                    continue
-                self.runs += 1
-                self.requests += len(taken)
-                start = 0
-                for batch, rows in taken:
-                    if not rows.done():  # a request cancelled meanwhile wants nothing
-                        rows.set_result(logits[start : start + len(batch)])
-                    start += len(batch)
+                await self._run_once(waiting)
         finally:
-            # Normally empty; not when this task is cancelled (the server stopping).
-            for _, rows in [*taken, *waiting.batches]:
+            for _, rows in waiting.batches:  # left only when this task is cancelled (the server stopping)
                 rows.cancel()
             del self._waiting[waiting.served.id]
+
+    async def _run_once(self, waiting: _Waiting) -> None:
+        """Run the first waiting batches, merged, and answer each request with its rows."""
+        taken = self._take(waiting.batches)
+        if not taken:
+            return
+        merged = taken[0][0] if len(taken) == 1 else np.concatenate([batch for batch, _ in taken])
+        try:
+            logits = await self._run_merged(waiting.served, merged)
+        except Exception as error:  # every request of the run answers with its error
+            for _, rows in taken:
+                if not rows.done():
+                    rows.set_exception(error)
+            return
+        except BaseException:  # the task running it cancelled (the server stopping): so is the run
+            for _, rows in taken:
+                rows.cancel()
+            raise
+        self.runs += 1
+        self.requests += len(taken)
+        start = 0
+        for batch, rows in taken:
+            if not rows.done():  # a request cancelled meanwhile wants nothing
+                rows.set_result(logits[start : start + len(batch)])
+            start += len(batch)
+
+    async def _run_merged(self, served: Served, batch: np.ndarray) -> np.ndarray:
+        key = f"{served.id} merged"  # the costs of runs, apart from those of whole requests
+        return await self.threads.run_small(key, batch.nbytes, self._run, served, batch)
 
     def _take(self, batches: deque[_Pending]) -> list[_Pending]:
         """The first waiting batches, up to max_samples samples in all (at least one batch)."""

@@ -4,6 +4,7 @@ each gets exactly the answer it would get alone; a request alone runs at once.""
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -26,9 +27,11 @@ class Recording:
         self.predictor = predictor
         self.runs: list[int] = []
         self.fail_next: Exception | None = None
+        self.delay_s = 0.0
 
     def __call__(self, served: Served, batch: np.ndarray) -> np.ndarray:
         self.runs.append(len(batch))
+        time.sleep(self.delay_s)
         if self.fail_next is not None:
             error, self.fail_next = self.fail_next, None
             raise error
@@ -68,7 +71,12 @@ def assert_same(answer: bytes, expected: bytes) -> None:
 
 def batcher_of(predictor: Predictor, max_samples: int = 64) -> tuple[Batcher, Recording]:
     recording = Recording(predictor)
-    return Batcher(InferenceThreads(1, inline_budget_s=0.05), recording, max_samples), recording
+    batcher = Batcher(InferenceThreads(1, inline_budget_s=0.05), recording, max_samples)
+    return batcher, recording
+
+
+async def serve(batcher: Batcher, predictor: Predictor, request: bytes) -> bytes:
+    return await batcher.run("c", len(request), predictor.predict_json("c", request))
 
 
 def test_requests_ready_together_share_one_run_and_each_gets_its_own_answer(predictor: Predictor) -> None:
@@ -76,7 +84,7 @@ def test_requests_ready_together_share_one_run_and_each_gets_its_own_answer(pred
     requests = [body(n, seed) for seed, n in enumerate((1, 3, 1, 2))]
 
     async def main() -> list[bytes]:
-        return await asyncio.gather(*(batcher.run("c", len(r), predictor.predict_json("c", r)) for r in requests))
+        return await asyncio.gather(*(serve(batcher, predictor, r) for r in requests))
 
     answers = asyncio.run(main())
     assert recording.runs == [7]  # 1 + 3 + 1 + 2 samples, one run
@@ -85,15 +93,38 @@ def test_requests_ready_together_share_one_run_and_each_gets_its_own_answer(pred
         assert_same(answer, alone(predictor, request))
 
 
-def test_a_request_alone_runs_alone_and_at_once(predictor: Predictor) -> None:
+def test_a_request_alone_runs_alone(predictor: Predictor) -> None:
     batcher, recording = batcher_of(predictor)
     request = body(2, seed=5)
 
     async def main() -> list[bytes]:
-        return [await batcher.run("c", len(request), predictor.predict_json("c", request)) for _ in range(3)]
+        return [await serve(batcher, predictor, request) for _ in range(3)]
 
-    assert asyncio.run(main()) == [alone(predictor, request)] * 3
+    for answer in asyncio.run(main()):
+        assert_same(answer, alone(predictor, request))
     assert recording.runs == [2, 2, 2]
+
+
+def test_a_request_arriving_during_a_run_is_run_next_by_a_task(predictor: Predictor) -> None:
+    batcher, recording = batcher_of(predictor)
+    first, during = body(1, seed=1), body(2, seed=2)
+
+    recording.delay_s = 0.2
+
+    async def main() -> list[bytes]:
+        leader = asyncio.ensure_future(serve(batcher, predictor, first))
+        while not recording.runs:  # the leader's run, on a thread (its cost is not known yet)
+            await asyncio.sleep(0.001)
+        follower = asyncio.ensure_future(serve(batcher, predictor, during))
+        await asyncio.sleep(0.01)
+        assert [len(batch) for batch, _ in batcher._waiting["c"].batches] == [2]  # waits for the run
+        return [await leader, await follower]
+
+    leader, follower = asyncio.run(main())
+    assert_same(leader, alone(predictor, first))
+    assert_same(follower, alone(predictor, during))
+    assert recording.runs == [1, 2]
+    assert not batcher._waiting  # nothing left behind
 
 
 def test_a_merged_run_takes_at_most_max_samples(predictor: Predictor) -> None:
@@ -101,7 +132,7 @@ def test_a_merged_run_takes_at_most_max_samples(predictor: Predictor) -> None:
     requests = [body(2, seed) for seed in range(5)]
 
     async def main() -> list[bytes]:
-        return await asyncio.gather(*(batcher.run("c", len(r), predictor.predict_json("c", r)) for r in requests))
+        return await asyncio.gather(*(serve(batcher, predictor, r) for r in requests))
 
     answers = asyncio.run(main())
     assert recording.runs == [4, 4, 2]
@@ -115,9 +146,9 @@ def test_a_failed_run_fails_every_request_in_it_and_the_next_run_is_clean(predic
     recording.fail_next = HubError(ErrorCode.INTERNAL, "ONNX Runtime failed")
 
     async def main() -> tuple[list[object], bytes]:
-        runs = (batcher.run("c", len(r), predictor.predict_json("c", r)) for r in requests)
+        runs = (serve(batcher, predictor, r) for r in requests)
         failed = await asyncio.gather(*runs, return_exceptions=True)
-        return failed, await batcher.run("c", len(requests[0]), predictor.predict_json("c", requests[0]))
+        return failed, await serve(batcher, predictor, requests[0])
 
     failed, later = asyncio.run(main())
     assert [getattr(e, "code", None) for e in failed] == [ErrorCode.INTERNAL] * 3
@@ -131,7 +162,7 @@ def test_a_bad_request_fails_alone_before_it_joins_a_run(predictor: Predictor) -
     bad = orjson.dumps({"inputs": [[1.0] * 3]})  # not 64 pixels
 
     async def main() -> list[object]:
-        runs = (batcher.run("c", len(r), predictor.predict_json("c", r)) for r in (good, bad, good))
+        runs = (serve(batcher, predictor, r) for r in (good, bad, good))
         return await asyncio.gather(*runs, return_exceptions=True)
 
     first, error, last = asyncio.run(main())
@@ -147,8 +178,8 @@ def test_a_cancelled_request_is_left_out_of_the_run(predictor: Predictor) -> Non
     kept, dropped = body(1, seed=1), body(2, seed=2)
 
     async def main() -> bytes:
-        gone = asyncio.ensure_future(batcher.run("c", len(dropped), predictor.predict_json("c", dropped)))
-        stays = asyncio.ensure_future(batcher.run("c", len(kept), predictor.predict_json("c", kept)))
+        gone = asyncio.ensure_future(serve(batcher, predictor, dropped))
+        stays = asyncio.ensure_future(serve(batcher, predictor, kept))
         await asyncio.sleep(0)  # both have handed over their batches; the run has not started
         gone.cancel()
         return await stays
@@ -161,5 +192,5 @@ def test_what_a_request_costs_the_loop_is_remembered(predictor: Predictor) -> No
     batcher, _ = batcher_of(predictor)
     request = body(1, seed=3)
     assert not batcher.threads.cheap("c", len(request))  # nothing known yet
-    asyncio.run(batcher.run("c", len(request), predictor.predict_json("c", request)))
+    asyncio.run(serve(batcher, predictor, request))
     assert batcher.threads.cheap("c", len(request))
