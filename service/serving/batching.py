@@ -4,7 +4,8 @@ On a busy server, requests arrive while an inference runs. Their bodies are read
 the next turn of the event loop, and each hands its batch to the Batcher. The Batcher runs the
 batches waiting for one composition as one merged batch (at most `max_samples` samples), then
 gives each request its rows of the logits. ONNX Runtime runs a batch of 8 faster per sample than
-8 runs of one, and the merged run pays its hand-off to a thread once.
+8 runs of one, and the merged run pays its hand-off to a thread once. A request whose own batch
+has `max_samples` samples or more gains nothing from merging and runs at once, alone.
 
 Nothing waits on purpose: there is no timer and no delay. The first request to hand over a batch
 for a composition leads: it lets the loop finish its turn (so that the requests decoded in the same
@@ -87,6 +88,11 @@ class Batcher:
             self.threads.remember(key, size, on_loop + time.perf_counter() - resumed)
 
     async def _logits(self, served: Served, batch: np.ndarray) -> np.ndarray:
+        if len(batch) >= self.max_samples:  # a full batch already: nothing to gain, no turn to wait
+            logits = await self._run_merged(served, batch)
+            self.runs += 1
+            self.requests += 1
+            return logits
         rows: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
         waiting = self._waiting.get(served.id)
         if waiting is not None:  # someone runs this composition's batches: wait for it

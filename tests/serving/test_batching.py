@@ -140,6 +140,19 @@ def test_a_merged_run_takes_at_most_max_samples(predictor: Predictor) -> None:
         assert_same(answer, alone(predictor, request))
 
 
+def test_a_request_of_max_samples_or_more_runs_alone_at_once(predictor: Predictor) -> None:
+    batcher, recording = batcher_of(predictor, max_samples=4)
+    full, small = body(4, seed=1), body(1, seed=2)
+
+    async def main() -> list[bytes]:
+        return await asyncio.gather(*(serve(batcher, predictor, r) for r in (small, full, small)))
+
+    answers = asyncio.run(main())
+    assert recording.runs == [4, 2]  # the full one did not wait for the turn the small ones merge in
+    for request, answer in zip((small, full, small), answers, strict=True):
+        assert_same(answer, alone(predictor, request))
+
+
 def test_a_failed_run_fails_every_request_in_it_and_the_next_run_is_clean(predictor: Predictor) -> None:
     batcher, recording = batcher_of(predictor)
     requests = [body(1, seed) for seed in range(3)]
