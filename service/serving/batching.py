@@ -47,7 +47,7 @@ class _Waiting:
 
     served: Served
     batches: deque[_Pending] = field(default_factory=deque)
-    runner: asyncio.Task[None] | None = None
+    runner: asyncio.Task[None] | None = None  # held here: the loop keeps only a weak reference to a task
 
 
 class Batcher:

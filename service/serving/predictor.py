@@ -209,6 +209,7 @@ class Predictor:
         return self.v1_body(served, self.logits(served, batch))
 
     def v1_body(self, served: Served, logits: np.ndarray) -> bytes:
+        """The /v1 response body for the logits (N, K)."""
         predictions = to_predictions(logits, served.composition.classes)
         return orjson.dumps({"composition_id": served.id, "predictions": predictions})
 
