@@ -89,10 +89,7 @@ class Batcher:
 
     async def _logits(self, served: Served, batch: np.ndarray) -> np.ndarray:
         if len(batch) >= self.max_samples:  # a full batch already: nothing to gain, no turn to wait
-            logits = await self._run_merged(served, batch)
-            self.runs += 1
-            self.requests += 1
-            return logits
+            return await self._run_merged(served, batch, requests=1)
         rows: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
         waiting = self._waiting.get(served.id)
         if waiting is not None:  # someone runs this composition's batches: wait for it
@@ -131,7 +128,7 @@ class Batcher:
             return
         merged = taken[0][0] if len(taken) == 1 else np.concatenate([batch for batch, _ in taken])
         try:
-            logits = await self._run_merged(waiting.served, merged)
+            logits = await self._run_merged(waiting.served, merged, requests=len(taken))
         except Exception as error:  # every request of the run answers with its error
             for _, rows in taken:
                 if not rows.done():
@@ -141,17 +138,19 @@ class Batcher:
             for _, rows in taken:
                 rows.cancel()
             raise
-        self.runs += 1
-        self.requests += len(taken)
         start = 0
         for batch, rows in taken:
             if not rows.done():  # a request cancelled meanwhile wants nothing
                 rows.set_result(logits[start : start + len(batch)])
             start += len(batch)
 
-    async def _run_merged(self, served: Served, batch: np.ndarray) -> np.ndarray:
+    async def _run_merged(self, served: Served, batch: np.ndarray, requests: int) -> np.ndarray:
+        """The logits of `batch`, the batches of `requests` requests merged, counted once run."""
         key = f"{served.id} merged"  # the costs of runs, apart from those of whole requests
-        return await self.threads.run_small(key, batch.nbytes, self._run, served, batch)
+        logits = await self.threads.run_small(key, batch.nbytes, self._run, served, batch)
+        self.runs += 1
+        self.requests += requests
+        return logits
 
     def _take(self, batches: deque[_Pending]) -> list[_Pending]:
         """The first waiting batches, up to max_samples samples in all (at least one batch)."""

@@ -7,12 +7,13 @@ of the work holds the GIL. Fewer threads mean less GIL contention and fewer cont
 request; requests beyond them wait in the pool's queue, whose length Admission bounds.
 
 Handing a request to a thread and its answer back costs two wake-ups (0.2-0.25 ms of a batch-1
-request measured end to end on 2 cores), more than a small model's whole run. So a small request
-that its caller vouches needs nothing but memory runs on the event loop instead, when no other
-inference is in flight (nothing would run beside it) and the last such request took at most
-`inline_budget_s`: the longest the loop may then be held, and about the GIL's own switch interval,
-a delay the loop already tolerates from any thread. Everything else, and any request whose cost is
-not known yet, takes a thread.
+request measured end to end on 2 cores), more than a small model's whole run. So work on a small
+body that its caller vouches needs nothing but memory may run on the event loop instead, once it is
+`cheap`: its last run of that size took at most `inline_budget_s`, the longest the loop may then be
+held, and about the GIL's own switch interval, a delay the loop already tolerates from any thread.
+The data plane decodes and encodes a cheap request on the loop (serving.batching); `run_small`
+also wants no other inference in flight (nothing would run beside it), for the ONNX Runtime runs.
+Everything else, and any work whose cost is not known yet, takes a thread, timed (`run_timed`).
 """
 
 from __future__ import annotations

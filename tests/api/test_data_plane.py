@@ -164,13 +164,6 @@ def test_data_plane_routes_answer_only_post_and_are_measured(
     assert "moda_inferences_in_flight" in metrics
 
 
-def inlined(anonymous: httpx.Client) -> float:
-    metrics = anonymous.get("/metrics").text
-    found = re.search(r"^moda_inferences_inline(?:_total)? (\S+)$", metrics, re.MULTILINE)
-    assert found, "moda_inferences_inline is not in /metrics"
-    return float(found.group(1))
-
-
 def counter(anonymous: httpx.Client, name: str) -> float:
     found = re.search(rf"^{name}(?:_total)? (\S+)$", anonymous.get("/metrics").text, re.MULTILINE)
     assert found, f"{name} is not in /metrics"
@@ -209,8 +202,10 @@ def test_small_requests_run_on_the_event_loop_once_known_quick_and_answer_the_sa
     tensor = {"name": "input", "shape": list(x.shape), "datatype": "FP32", "data": x.ravel().tolist()}
     v2 = (f"/v2/models/{composition['id']}/infer", {"inputs": [tensor]})
     for url, body in (v1, v2):
-        before = inlined(anonymous)
+        before = counter(anonymous, "moda_inferences_inline")
         answers = [client.post(url, json=body) for _ in range(3)]
         assert [a.status_code for a in answers] == [200] * 3, answers[0].text
         assert answers[0].json() == answers[1].json() == answers[2].json()
-        assert inlined(anonymous) - before >= 2, f"{url}: the first call, at most, takes a thread"
+        assert counter(anonymous, "moda_inferences_inline") - before >= 2, (
+            f"{url}: the first call, at most, takes a thread"
+        )
